@@ -1,0 +1,130 @@
+"""The darkfit command line: outputs, and one-line errors with exit code 2 for bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from darkfit.cli import main
+
+
+def run(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["darkfit", *args])
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_help_lists_commands():
+    # a real subprocess: the installed console script must work
+    res = subprocess.run(
+        [sys.executable, "-m", "darkfit.cli", "--help"], capture_output=True, text=True, check=False
+    )
+    assert res.returncode == 0
+    for cmd in ("spectrum", "yields", "simulate", "presets"):
+        assert cmd in res.stdout
+
+
+def test_spectrum_json_matches_library(monkeypatch, capsys):
+    from darkfit.physics.wimp import dr_de_si
+
+    code, out, _ = run(
+        monkeypatch, capsys, "spectrum", "-s", "wimp:mass=50,sigma=1e-47", "--points", "5",
+        "--json",
+    )
+    assert code == 0
+    rows = json.loads(out)
+    e = np.array([r["energy_kev"] for r in rows])
+    got = np.array([r["wimp_50GeV"] for r in rows])
+    np.testing.assert_allclose(got, np.asarray(dr_de_si(e, 50.0, 1e-47)), rtol=1e-12)
+
+
+def test_yields_table_and_plot(monkeypatch, capsys, tmp_path):
+    png = tmp_path / "y.png"
+    code, out, _ = run(monkeypatch, capsys, "yields", "--recoil", "er", "--json", "--plot", str(png))
+    assert code == 0
+    rows = json.loads(out)
+    assert len(rows) == 20 and all(r["n_photons"] > 0 for r in rows)
+    assert png.stat().st_size > 1000
+
+
+def test_simulate_writes_table(monkeypatch, capsys, tmp_path):
+    path = tmp_path / "ev.parquet"
+    code, out, _ = run(
+        monkeypatch, capsys, "simulate", "--detector", "lz", "-s", "wimp:mass=50,sigma=1e-45",
+        "-s", "flat_er", "--exposure", "0.1", "-o", str(path), "--json", "--plot",
+        str(tmp_path / "ev.png"),
+    )
+    assert code == 0, out
+    summary = json.loads(out)
+    df = pd.read_parquet(path)
+    assert len(df) == sum(v["events"] for v in summary["sources"].values())
+    assert set(df.source.unique()) <= {"wimp", "flat_er"}
+    assert (tmp_path / "ev.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["simulate", "--detector", "nosuch", "-s", "flat_er", "--exposure", "1"], "nosuch"),
+        (["simulate", "--detector", "lz", "-s", "flat_er", "--exposure", "-1"], "-1"),
+        (["simulate", "--detector", "lz", "-s", "wimp:mass=0,sigma=1e-47", "--exposure", "1"], "mass"),
+        (["simulate", "--detector", "lz", "-s", "wimp:mass=-5,sigma=1e-47", "--exposure", "1"], "-5"),
+        (["simulate", "--detector", "lz", "-s", "nosuchsource", "--exposure", "1"], "nosuchsource"),
+        (["simulate", "--detector", "lz", "-s", "wimp:mass=50", "--exposure", "1"], "sigma"),
+        (["spectrum", "-s", "wimp:mass=abc,sigma=1e-47"], "abc"),
+        (["yields", "--recoil", "xx"], "xx"),
+        (["yields", "--field", "-3"], "-3"),
+        (["spectrum", "-s", "flat_er", "--e-min", "10", "--e-max", "5"], "5"),
+    ],
+)
+def test_bad_input_one_line_exit_2(monkeypatch, capsys, args, needle):
+    code, out, err = run(monkeypatch, capsys, *args)
+    assert code == 2
+    assert "Traceback" not in err
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    assert needle in lines[0]
+
+
+def test_invalid_yaml_detector_one_line(monkeypatch, capsys, tmp_path):
+    from darkfit.detector import load_detector
+
+    text = load_detector("lz").model_dump()
+    text["g1"] = 1.7
+    import yaml
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(text))
+    code, _, err = run(
+        monkeypatch, capsys, "simulate", "--detector", str(path), "-s", "flat_er", "--exposure", "1"
+    )
+    assert code == 2
+    assert "g1" in err and "1.7" in err and len(err.strip().splitlines()) == 1
+
+
+def test_events_reader_errors(tmp_path):
+    from darkfit._errors import DarkfitInputError
+    from darkfit.events import read_events
+
+    p = tmp_path / "e.csv"
+    p.write_text("s1,s3\n1,2\n")
+    with pytest.raises(DarkfitInputError, match="s2"):
+        read_events(p)
+    p.write_text("s1,s2\n1,abc\n")
+    with pytest.raises(DarkfitInputError, match="abc"):
+        read_events(p)
+    p.write_text("s1,s2\n1,nan\n")
+    with pytest.raises(DarkfitInputError, match="NaN"):
+        read_events(p)
+    with pytest.raises(DarkfitInputError, match="parquet"):
+        read_events(tmp_path / "e.txt")
