@@ -43,13 +43,20 @@ def main() -> None:
         df = simulate(det, sources, n_events=per_source, seed=i + 1)
         times.append(time.perf_counter() - t0)
     med = statistics.median(times)
-    print(f"machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} cores,"
-          f" {platform.python_version()}, jax {jax.__version__}, numpy {np.__version__},"
-          f" darkfit {darkfit.__version__}, backend {jax.default_backend()}")
-    print(f"events: {len(df)} ({args.detector}, flat_er + wimp 50 GeV), in ROI: {int(df.in_roi.sum())}")
+    print(
+        f"machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} cores,"
+        f" {platform.python_version()}, jax {jax.__version__}, numpy {np.__version__},"
+        f" darkfit {darkfit.__version__}, backend {jax.default_backend()}"
+    )
+    print(
+        f"events: {len(df)} ({args.detector}, flat_er + wimp 50 GeV),"
+        f" in ROI: {int(df.in_roi.sum())}"
+    )
     print(f"first call (incl. compile): {first:.2f} s")
-    print(f"steady state: median {med:.2f} s over {args.repeats} runs "
-          f"({', '.join(f'{t:.2f}' for t in times)}); {len(df) / med:.3g} events/s")
+    print(
+        f"steady state: median {med:.2f} s over {args.repeats} runs "
+        f"({', '.join(f'{t:.2f}' for t in times)}); {len(df) / med:.3g} events/s"
+    )
 
 
 if __name__ == "__main__":

@@ -33,7 +33,8 @@ SourceOpt = Annotated[
     typer.Option(
         "--source",
         "-s",
-        help="Source as name[:key=value,...], e.g. wimp:mass=50,sigma=1e-47 or flat_er. Repeatable.",
+        help="Source as name[:key=value,...], e.g. wimp:mass=50,sigma=1e-47 or flat_er."
+        " Repeatable.",
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print sorted JSON instead of a table.")]
@@ -183,7 +184,9 @@ def simulate(
                     "detector": det.name,
                     "sources": {
                         s: {"events": int(n), "in_roi": int(k)}
-                        for s, n, k in zip(cols["source"], cols["events"], cols["in_roi"], strict=True)
+                        for s, n, k in zip(
+                            cols["source"], cols["events"], cols["in_roi"], strict=True
+                        )
                     },
                 },
                 sort_keys=True,

@@ -38,7 +38,13 @@ def test_spectrum_json_matches_library(monkeypatch, capsys):
     from darkfit.physics.wimp import dr_de_si
 
     code, out, _ = run(
-        monkeypatch, capsys, "spectrum", "-s", "wimp:mass=50,sigma=1e-47", "--points", "5",
+        monkeypatch,
+        capsys,
+        "spectrum",
+        "-s",
+        "wimp:mass=50,sigma=1e-47",
+        "--points",
+        "5",
         "--json",
     )
     assert code == 0
@@ -50,7 +56,9 @@ def test_spectrum_json_matches_library(monkeypatch, capsys):
 
 def test_yields_table_and_plot(monkeypatch, capsys, tmp_path):
     png = tmp_path / "y.png"
-    code, out, _ = run(monkeypatch, capsys, "yields", "--recoil", "er", "--json", "--plot", str(png))
+    code, out, _ = run(
+        monkeypatch, capsys, "yields", "--recoil", "er", "--json", "--plot", str(png)
+    )
     assert code == 0
     rows = json.loads(out)
     assert len(rows) == 20 and all(r["n_photons"] > 0 for r in rows)
@@ -60,8 +68,21 @@ def test_yields_table_and_plot(monkeypatch, capsys, tmp_path):
 def test_simulate_writes_table(monkeypatch, capsys, tmp_path):
     path = tmp_path / "ev.parquet"
     code, out, _ = run(
-        monkeypatch, capsys, "simulate", "--detector", "lz", "-s", "wimp:mass=50,sigma=1e-45",
-        "-s", "flat_er", "--exposure", "0.1", "-o", str(path), "--json", "--plot",
+        monkeypatch,
+        capsys,
+        "simulate",
+        "--detector",
+        "lz",
+        "-s",
+        "wimp:mass=50,sigma=1e-45",
+        "-s",
+        "flat_er",
+        "--exposure",
+        "0.1",
+        "-o",
+        str(path),
+        "--json",
+        "--plot",
         str(tmp_path / "ev.png"),
     )
     assert code == 0, out
@@ -77,8 +98,14 @@ def test_simulate_writes_table(monkeypatch, capsys, tmp_path):
     [
         (["simulate", "--detector", "nosuch", "-s", "flat_er", "--exposure", "1"], "nosuch"),
         (["simulate", "--detector", "lz", "-s", "flat_er", "--exposure", "-1"], "-1"),
-        (["simulate", "--detector", "lz", "-s", "wimp:mass=0,sigma=1e-47", "--exposure", "1"], "mass"),
-        (["simulate", "--detector", "lz", "-s", "wimp:mass=-5,sigma=1e-47", "--exposure", "1"], "-5"),
+        (
+            ["simulate", "--detector", "lz", "-s", "wimp:mass=0,sigma=1e-47", "--exposure", "1"],
+            "mass",
+        ),
+        (
+            ["simulate", "--detector", "lz", "-s", "wimp:mass=-5,sigma=1e-47", "--exposure", "1"],
+            "-5",
+        ),
         (["simulate", "--detector", "lz", "-s", "nosuchsource", "--exposure", "1"], "nosuchsource"),
         (["simulate", "--detector", "lz", "-s", "wimp:mass=50", "--exposure", "1"], "sigma"),
         (["spectrum", "-s", "wimp:mass=abc,sigma=1e-47"], "abc"),
@@ -88,7 +115,7 @@ def test_simulate_writes_table(monkeypatch, capsys, tmp_path):
     ],
 )
 def test_bad_input_one_line_exit_2(monkeypatch, capsys, args, needle):
-    code, out, err = run(monkeypatch, capsys, *args)
+    code, _, err = run(monkeypatch, capsys, *args)
     assert code == 2
     assert "Traceback" not in err
     lines = [ln for ln in err.strip().splitlines() if ln.strip()]

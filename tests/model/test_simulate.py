@@ -162,7 +162,9 @@ def test_nest_chain_moments(preset, recoil, energy):
     assert_moments(df, expected)
 
 
-@pytest.mark.parametrize(("recoil", "energy"), [("er", 3.0), ("er", 8.0), ("nr", 10.0), ("nr", 40.0)])
+@pytest.mark.parametrize(
+    ("recoil", "energy"), [("er", 3.0), ("er", 8.0), ("nr", 10.0), ("nr", 40.0)]
+)
 def test_flamedisx_chain_moments(recoil, energy):
     det = load_detector("flamedisx")
     assert det.quanta_model == "flamedisx"

@@ -33,6 +33,7 @@ All functions here are pure JAX kernels (jit-able, vmappable); energies in keV, 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -140,28 +141,51 @@ def electron_sd_given_quanta(nq: Array, rec: Recombination) -> Array:
     return jnp.sqrt(jnp.maximum(var, 0.0))
 
 
+@partial(jax.jit, static_argnames=("recoil_type",))
+def _nest_quanta_moments(e_kev, recoil_type, field_v_cm, density_g_cm3, params):
+    m = nest_total_quanta(e_kev, recoil_type, field_v_cm, density_g_cm3, params)
+    return m.n_quanta, jnp.sqrt(m.fano * m.n_quanta)
+
+
+@partial(jax.jit, static_argnames=("recoil_type",))
+def _nest_electron_moments(nq, recoil_type, field_v_cm, density_g_cm3, params):
+    rec = nest_recombination(nq, recoil_type, field_v_cm, density_g_cm3, params)
+    return rec.electron_fraction * nq, electron_sd_given_quanta(nq, rec)
+
+
 def sample_nest_quanta(
-    key: Array,
-    e_kev: Array,
+    rng: np.random.Generator,
+    e_kev: np.ndarray,
     recoil_type: str,
     field_v_cm: float,
     density_g_cm3: float,
     params=None,
-) -> tuple[Array, Array]:
+) -> tuple[np.ndarray, np.ndarray]:
     """Draw (photons, electrons) produced from the NEST-style Gaussian chain.
 
-    Returns float arrays holding integers, shaped like ``e_kev``.
+    Means and widths come from the jitted JAX yield functions; the draws use the NumPy
+    generator ``rng`` (its binomial/normal samplers are several times faster on the CPU
+    than ``jax.random``'s). Returns float arrays holding integers, shaped like ``e_kev``.
     """
-    k1, k2 = jax.random.split(key)
-    m = nest_total_quanta(e_kev, recoil_type, field_v_cm, density_g_cm3, params)
-    shape = m.n_quanta.shape
-    sd_q = jnp.sqrt(m.fano * m.n_quanta)
-    nq = jnp.maximum(jnp.round(m.n_quanta + sd_q * jax.random.normal(k1, shape)), 0.0)
-    rec = nest_recombination(nq, recoil_type, field_v_cm, density_g_cm3, params)
-    sd_e = electron_sd_given_quanta(nq, rec)
-    ne = jnp.round(rec.electron_fraction * nq + sd_e * jax.random.normal(k2, shape))
-    ne = jnp.clip(ne, 0.0, nq)
+    e_kev = np.asarray(e_kev, dtype=np.float64)
+    mu, sd = _bucketed(_nest_quanta_moments, e_kev, recoil_type, field_v_cm, density_g_cm3, params)
+    nq = np.maximum(np.round(mu + sd * rng.standard_normal(mu.shape)), 0.0)
+    mean_e, sd_e = _bucketed(
+        _nest_electron_moments, nq, recoil_type, field_v_cm, density_g_cm3, params
+    )
+    ne = np.clip(np.round(mean_e + sd_e * rng.standard_normal(nq.shape)), 0.0, nq)
     return nq - ne, ne
+
+
+def _bucketed(fn, x: np.ndarray, *args) -> tuple[np.ndarray, ...]:
+    """Call a jitted elementwise ``fn(x, *args)`` with ``x`` padded to a power-of-two length.
+
+    Event counts vary from call to call; padding keeps the number of compilations small.
+    """
+    n = x.size
+    size = max(1024, 1 << int(np.ceil(np.log2(max(n, 1)))))
+    padded = np.concatenate([x, np.full(size - n, x[0] if n else 1.0)])
+    return tuple(np.asarray(a)[:n] for a in fn(jnp.asarray(padded), *args))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -227,19 +251,22 @@ def flamedisx_nr_electron_fraction(nq: Array, field_v_cm: float) -> Array:
 
 
 def sample_flamedisx_quanta(
-    key: Array, e_kev: Array, recoil_type: str, field_v_cm: float
-) -> tuple[Array, Array]:
+    rng: np.random.Generator, e_kev: np.ndarray, recoil_type: str, field_v_cm: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Draw (photons, electrons) produced from flamedisx 2.1.0's default ER or NR chain."""
-    k1, k2 = jax.random.split(key)
-    e_kev = jnp.asarray(e_kev, dtype=jnp.float64)
+    e_kev = np.asarray(e_kev, dtype=np.float64)
     if recoil_type == "er":
-        nq = jnp.floor(e_kev / FLAMEDISX_WORK_KEV)
-        a, b = beta_params(1.0 - flamedisx_er_electron_fraction(nq), flamedisx_er_fluctuation(nq))
-        kb, kn = jax.random.split(k2)
-        p_ph = jax.random.beta(kb, a, b)
-        nph = jax.random.binomial(kn, nq, p_ph)
+        nq = np.floor(e_kev / FLAMEDISX_WORK_KEV)
+        a, b = (
+            np.asarray(x)
+            for x in beta_params(
+                1.0 - flamedisx_er_electron_fraction(nq), flamedisx_er_fluctuation(nq)
+            )
+        )
+        nph = rng.binomial(nq.astype(np.int64), rng.beta(a, b)).astype(np.float64)
         return nph, nq - nph
-    mean_nq = e_kev * flamedisx_lindhard(e_kev) / FLAMEDISX_WORK_KEV
-    nq = jax.random.poisson(k1, mean_nq).astype(jnp.float64)
-    ne = jax.random.binomial(k2, nq, flamedisx_nr_electron_fraction(nq, field_v_cm))
+    mean_nq = e_kev * np.asarray(flamedisx_lindhard(e_kev)) / FLAMEDISX_WORK_KEV
+    nq = rng.poisson(mean_nq).astype(np.float64)
+    p_e = np.asarray(flamedisx_nr_electron_fraction(nq, field_v_cm))
+    ne = rng.binomial(nq.astype(np.int64), p_e).astype(np.float64)
     return nq - ne, ne

@@ -143,21 +143,49 @@ class Response(NamedTuple):
     s2: Array  # [phd]
 
 
+@jax.jit
+def _efficiencies_kernel(p: ResponseParams, r_cm, z_cm, drift_time_us):
+    return (
+        photon_detection_efficiency(p, r_cm, z_cm),
+        electron_survival(p, drift_time_us),
+        s2_gain(p, r_cm),
+    )
+
+
+def _efficiencies(p: ResponseParams, r_cm, z_cm, drift_time_us) -> tuple[np.ndarray, ...]:
+    """Photon efficiency, electron survival and S2 gain per event, as NumPy arrays.
+
+    Inputs are padded to a power-of-two length so varying event counts reuse compilations.
+    """
+    n = np.size(r_cm)
+    size = max(1024, 1 << int(np.ceil(np.log2(max(n, 1)))))
+
+    def pad(a):
+        a = np.asarray(a, dtype=np.float64)
+        return jnp.asarray(np.concatenate([a, np.zeros(size - n)]))
+
+    out = _efficiencies_kernel(p, pad(r_cm), pad(z_cm), pad(drift_time_us))
+    return tuple(np.asarray(a)[:n] for a in out)
+
+
 def sample_response(
-    key: Array,
+    rng: np.random.Generator,
     p: ResponseParams,
-    n_photons: Array,
-    n_electrons: Array,
-    r_cm: Array,
-    z_cm: Array,
-    drift_time_us: Array,
+    n_photons: np.ndarray,
+    n_electrons: np.ndarray,
+    r_cm: np.ndarray,
+    z_cm: np.ndarray,
+    drift_time_us: np.ndarray,
 ) -> Response:
-    """Draw the detector response for produced photons/electrons at given positions."""
-    k_ph, k_dpe, k_s1, k_el, k_s2 = jax.random.split(key, 5)
-    shape = n_photons.shape
-    n_det = jax.random.binomial(k_ph, n_photons, photon_detection_efficiency(p, r_cm, z_cm))
-    n_pe = n_det + jax.random.binomial(k_dpe, n_det, p.double_pe_fraction)
-    s1_pe = n_pe + jnp.sqrt(n_pe) * p.pe_resolution * jax.random.normal(k_s1, shape)
-    n_ext = jax.random.binomial(k_el, n_electrons, electron_survival(p, drift_time_us))
-    s2 = n_ext * s2_gain(p, r_cm) + jnp.sqrt(n_ext) * p.se_width * jax.random.normal(k_s2, shape)
-    return Response(n_det, n_pe, n_ext, s1_pe / p.s1_divisor, s2)
+    """Draw the detector response for produced photons/electrons at given positions.
+
+    Efficiencies come from the JAX functions above (shared with the likelihood); the draws
+    use the NumPy generator ``rng``.
+    """
+    eff, surv, gain = _efficiencies(p, r_cm, z_cm, drift_time_us)
+    n_det = rng.binomial(n_photons.astype(np.int64), eff)
+    n_pe = n_det + rng.binomial(n_det, float(p.double_pe_fraction))
+    s1_pe = n_pe + np.sqrt(n_pe) * float(p.pe_resolution) * rng.standard_normal(n_pe.shape)
+    n_ext = rng.binomial(n_electrons.astype(np.int64), surv)
+    s2 = n_ext * gain + np.sqrt(n_ext) * float(p.se_width) * rng.standard_normal(n_ext.shape)
+    return Response(n_det, n_pe, n_ext, s1_pe / float(p.s1_divisor), s2)

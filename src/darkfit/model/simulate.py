@@ -1,9 +1,10 @@
 """Event simulation: sources -> energies -> quanta -> detector response -> events table.
 
-The work is done by one jitted kernel per (quanta model, recoil type) that maps a padded chunk
-of energies and positions to quanta and observables; :func:`simulate` is the friendly layer that
-draws event counts and energies, splits work into fixed-size chunks (one compilation per kernel),
-shows a progress bar and assembles a pandas DataFrame.
+Means, widths and efficiencies come from the same JAX functions the likelihood uses
+(:mod:`.quanta`, :mod:`.response`); the random draws use NumPy's PCG64 generator, whose
+binomial sampler is several times faster on the CPU than ``jax.random.binomial``
+(benchmarks/bench_simulate.py). :func:`simulate` draws event counts, energies and positions,
+works in chunks, shows a progress bar and assembles a pandas DataFrame.
 
 Columns of the events table (units):
     source, recoil_type, energy_kev [keV; keVnr for NR, keVee for ER],
@@ -16,113 +17,92 @@ Columns of the events table (units):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
 from typing import NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pandas as pd
-from jax import Array
 
 from darkfit._errors import bad_value
 from darkfit.detector import Detector
 from darkfit.model import quanta
-from darkfit.model.response import ResponseParams, response_params, sample_response
+from darkfit.model.response import response_params, sample_response
 from darkfit.model.sources import Source
 
-#: Events per compiled chunk; the last chunk of a source is padded to this size.
-CHUNK_SIZE = 1 << 18
+#: Events per chunk (bounds the memory of intermediate arrays).
+CHUNK_SIZE = 1 << 20
 
 
 class Positions(NamedTuple):
     """Event positions: cartesian and cylindrical [cm], drift time [us]."""
 
-    x: Array
-    y: Array
-    z: Array
-    r: Array
-    drift_time: Array
+    x: np.ndarray
+    y: np.ndarray
+    z: np.ndarray
+    r: np.ndarray
+    drift_time: np.ndarray
 
 
 def sample_positions(
-    key: Array, n: int, r_max_cm: float, z_min_cm: float, z_max_cm: float, v_drift_cm_us: float
+    rng: np.random.Generator,
+    n: int,
+    r_max_cm: float,
+    z_min_cm: float,
+    z_max_cm: float,
+    v_drift_cm_us: float,
 ) -> Positions:
     """Uniform positions in a cylinder r < r_max, z_min < z < z_max; drift_time = -z / v_drift."""
-    kr, kphi, kz = jax.random.split(key, 3)
-    r = r_max_cm * jnp.sqrt(jax.random.uniform(kr, (n,), dtype=jnp.float64))
-    phi = jax.random.uniform(kphi, (n,), dtype=jnp.float64, maxval=2 * jnp.pi)
-    z = jax.random.uniform(kz, (n,), dtype=jnp.float64, minval=z_min_cm, maxval=z_max_cm)
-    return Positions(r * jnp.cos(phi), r * jnp.sin(phi), z, r, -z / v_drift_cm_us)
-
-
-@partial(jax.jit, static_argnames=("model", "recoil_type"))
-def _chunk_kernel(
-    key: Array,
-    e_kev: Array,
-    pos: Positions,
-    rp: ResponseParams,
-    field_v_cm: float,
-    density_g_cm3: float,
-    quanta_params,
-    *,
-    model: str,
-    recoil_type: str,
-):
-    kq, kr = jax.random.split(key)
-    if model == "nest":
-        nph, nel = quanta.sample_nest_quanta(
-            kq, e_kev, recoil_type, field_v_cm, density_g_cm3, quanta_params
-        )
-    else:
-        nph, nel = quanta.sample_flamedisx_quanta(kq, e_kev, recoil_type, field_v_cm)
-    resp = sample_response(kr, rp, nph, nel, pos.r, pos.z, pos.drift_time)
-    return nph, nel, resp
+    r = r_max_cm * np.sqrt(rng.random(n))
+    phi = rng.uniform(0.0, 2 * np.pi, n)
+    z = rng.uniform(z_min_cm, z_max_cm, n)
+    return Positions(r * np.cos(phi), r * np.sin(phi), z, r, -z / v_drift_cm_us)
 
 
 def simulate_source(
     detector: Detector,
     source: Source,
     n_events: int,
-    key: Array,
+    seed: Sequence[int],
     *,
     chunk_size: int = CHUNK_SIZE,
     progress=None,
 ) -> pd.DataFrame:
-    """Simulate exactly ``n_events`` events of one source in the detector's fiducial volume."""
-    k_e, k_pos, k_chain = jax.random.split(key, 3)
+    """Simulate exactly ``n_events`` events of one source in the detector's fiducial volume.
+
+    ``seed`` seeds both the JAX key of the energy sampler and the NumPy generator (PCG64) of
+    the quanta and response draws, so equal seeds give equal tables.
+    """
+    rng = np.random.default_rng(list(seed))
     fv = detector.fiducial
     rp = response_params(detector)
-    energies = np.asarray(source.spectrum.sample(k_e, n_events), dtype=np.float64)
+    key = jax.random.key(int(rng.integers(2**31)))
+    # draw a power-of-two count (fewer compilations of the sampler) and keep the first n
+    n_draw = max(1024, 1 << int(np.ceil(np.log2(max(n_events, 1)))))
+    energies = np.asarray(source.spectrum.sample(key, n_draw), dtype=np.float64)[:n_events]
     pos = sample_positions(
-        k_pos, n_events, fv.r_max_cm, fv.z_min_cm, fv.z_max_cm, detector.drift_velocity_cm_us
+        rng, n_events, fv.r_max_cm, fv.z_min_cm, fv.z_max_cm, detector.drift_velocity_cm_us
     )
     out = {k: np.empty(n_events) for k in ("nph", "nel", "ndet", "npe", "next", "s1", "s2")}
     for start in range(0, n_events, chunk_size):
-        stop = min(start + chunk_size, n_events)
-        pad = chunk_size - (stop - start)
-        e = np.pad(energies[start:stop], (0, pad), constant_values=energies[0] if n_events else 1)
-        p = Positions(*(np.pad(np.asarray(a[start:stop]), (0, pad), mode="edge") for a in pos))
-        nph, nel, resp = _chunk_kernel(
-            jax.random.fold_in(k_chain, start // chunk_size),
-            jnp.asarray(e),
-            p,
-            rp,
-            detector.drift_field_v_cm,
-            detector.liquid_density_g_cm3,
-            source.quanta_params,
-            model=detector.quanta_model,
-            recoil_type=source.recoil_type,
-        )
-        n = stop - start
-        for name, arr in zip(
-            out,
-            (nph, nel, *resp[:3], resp.s1, resp.s2),
-            strict=True,
-        ):
-            out[name][start:stop] = np.asarray(arr)[:n]
+        sl = slice(start, min(start + chunk_size, n_events))
+        if detector.quanta_model == "nest":
+            nph, nel = quanta.sample_nest_quanta(
+                rng,
+                energies[sl],
+                source.recoil_type,
+                detector.drift_field_v_cm,
+                detector.liquid_density_g_cm3,
+                source.quanta_params,
+            )
+        else:
+            nph, nel = quanta.sample_flamedisx_quanta(
+                rng, energies[sl], source.recoil_type, detector.drift_field_v_cm
+            )
+        resp = sample_response(rng, rp, nph, nel, pos.r[sl], pos.z[sl], pos.drift_time[sl])
+        for name, arr in zip(out, (nph, nel, *resp), strict=True):
+            out[name][sl] = arr
         if progress is not None:
-            progress(n)
+            progress(sl.stop - sl.start)
     roi = detector.roi
     s1, s2 = out["s1"], out["s2"]
     pass_coinc = out["ndet"] >= detector.s1_coincidence
@@ -130,8 +110,6 @@ def simulate_source(
     pass_s2 = (s2 >= roi.s2_min) & (s2 <= roi.s2_max)
     return pd.DataFrame(
         {
-            "source": pd.Categorical([source.name] * n_events),
-            "recoil_type": pd.Categorical([source.recoil_type] * n_events),
             "energy_kev": energies,
             "n_photons": out["nph"].astype(np.int64),
             "n_electrons": out["nel"].astype(np.int64),
@@ -140,11 +118,11 @@ def simulate_source(
             "n_electrons_detected": out["next"].astype(np.int64),
             "s1": s1,
             "s2": s2,
-            "x": np.asarray(pos.x),
-            "y": np.asarray(pos.y),
-            "z": np.asarray(pos.z),
-            "r": np.asarray(pos.r),
-            "drift_time": np.asarray(pos.drift_time),
+            "x": pos.x,
+            "y": pos.y,
+            "z": pos.z,
+            "r": pos.r,
+            "drift_time": pos.drift_time,
             "pass_s1_coincidence": pass_coinc,
             "pass_s1_roi": pass_s1,
             "pass_s2_roi": pass_s2,
@@ -188,7 +166,6 @@ def simulate(
     names = [s.name for s in sources]
     if len(set(names)) != len(names):
         raise bad_value("sources", names, "distinct source names")
-    key = jax.random.key(seed)
     if n_events is None:
         if exposure_tonne_year is None or not np.isfinite(exposure_tonne_year):
             raise bad_value("exposure", exposure_tonne_year, "a positive number of tonne-years")
@@ -205,14 +182,13 @@ def simulate(
     progress_cm = _progress(total, show_progress)
     with progress_cm as advance:
         for i, (src, n) in enumerate(zip(sources, counts, strict=True)):
-            frames.append(
-                simulate_source(
-                    detector, src, int(n), jax.random.fold_in(key, i), progress=advance
-                )
-            )
+            frames.append(simulate_source(detector, src, int(n), (seed, i), progress=advance))
+    counts_done = [len(f) for f in frames]
+    codes = np.repeat(np.arange(len(names)), counts_done)
+    recoil = np.repeat([("er", "nr").index(s.recoil_type) for s in sources], counts_done)
     df = pd.concat(frames, ignore_index=True)
-    df["source"] = pd.Categorical(df["source"].astype(str), categories=names)
-    df["recoil_type"] = pd.Categorical(df["recoil_type"].astype(str), categories=["er", "nr"])
+    df.insert(0, "source", pd.Categorical.from_codes(codes, categories=names))
+    df.insert(1, "recoil_type", pd.Categorical.from_codes(recoil, categories=["er", "nr"]))
     return df
 
 

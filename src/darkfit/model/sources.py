@@ -89,20 +89,22 @@ def parse_source(text: str) -> Source:
         allowed = {"mass", "sigma", "e_min", "e_max"}
         unknown = set(kwargs) - allowed
         if unknown:
-            raise bad_value(f"wimp option {sorted(unknown)[0]!r}", text, f"one of {sorted(allowed)}")
+            raise bad_value(
+                f"wimp option {sorted(unknown)[0]!r}", text, f"one of {sorted(allowed)}"
+            )
         for required in ("mass", "sigma"):
             if required not in kwargs:
                 raise bad_value(f"wimp {required}", None, "e.g. wimp:mass=50,sigma=1e-47")
         try:
             return wimp_source(
-                kwargs.pop("mass"), kwargs.pop("sigma"), **kwargs  # type: ignore[arg-type]
+                kwargs.pop("mass"),
+                kwargs.pop("sigma"),
+                **kwargs,  # type: ignore[arg-type]
             )
         except (TypeError, ValueError) as exc:
             if isinstance(exc, DarkfitInputError):
                 raise
             raise bad_value("wimp option", text, "numbers for mass, sigma, e_min, e_max") from exc
     if name not in backgrounds.BACKGROUNDS:
-        raise bad_value(
-            "source", name, f"'wimp' or one of {sorted(backgrounds.BACKGROUNDS)}"
-        )
+        raise bad_value("source", name, f"'wimp' or one of {sorted(backgrounds.BACKGROUNDS)}")
     return Source(name, backgrounds.make_background(name, **kwargs))

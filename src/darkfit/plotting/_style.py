@@ -7,9 +7,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from darkfit._errors import bad_value  # noqa: E402
+from darkfit._errors import bad_value
 
 
 def save(fig: plt.Figure, path: str | Path) -> Path:

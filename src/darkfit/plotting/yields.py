@@ -9,7 +9,9 @@ import numpy as np
 from darkfit.plotting._style import plt, save
 
 
-def plot_yields(columns: dict[str, np.ndarray], recoil: str, field: float, path: str | Path) -> Path:
+def plot_yields(
+    columns: dict[str, np.ndarray], recoil: str, field: float, path: str | Path
+) -> Path:
     """Plot photons/keV and electrons/keV against energy (columns as made by ``darkfit yields``)."""
     e = columns["energy_kev"]
     fig, ax = plt.subplots(figsize=(6, 4))

@@ -1,0 +1,332 @@
+"""A source in a detector as pure functions of the parameters: per-event rates and mu(theta).
+
+:class:`SourceRateModel` is the thin object; it builds the static pieces once (energy cells of
+the spectrum, table bounds from the ROI, quadrature nodes, log-factorials) and exposes pure,
+jit-able functions of a parameter dict ``theta``:
+
+* ``log_density(theta, events)``: log of the event density in (s1, s2) given its position,
+  f(s1, s2 | x) [1/phd^2];
+* ``roi_fraction(theta)``: the probability that an interaction of this source in the fiducial
+  volume passes the S1 coincidence and the S1/S2 ROI (exact; see :mod:`.acceptance`);
+* ``expected_events(theta, exposure)`` = total_rate * exposure * roi_fraction.
+
+Parameters ``theta`` (any subset; the rest take the detector's/NEST's defaults):
+detector ``g1``, ``g2`` [phd/electron], ``double_pe_fraction``, ``pe_resolution``,
+``extraction_efficiency``, ``se_width``, ``electron_lifetime_us``, ``drift_field_v_cm``,
+``liquid_density_g_cm3``; and for ``nest`` quanta models the fields of the NEST yield/width
+parameter tuples of the source's recoil type (e.g. ``alpha``, ``beta`` ... for NR).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+
+from darkfit._errors import bad_value
+from darkfit.detector import Detector
+from darkfit.model import acceptance, diffrate
+from darkfit.model._counting import log_factorial_table
+from darkfit.model.quanta_table import EnergyCells, energy_cells, joint_quanta_table, quanta_pmf
+from darkfit.model.response import (
+    ResponseParams,
+    electron_survival,
+    photon_detection_efficiency,
+    response_params,
+    s2_gain,
+)
+from darkfit.model.sources import Source
+
+DETECTOR_PARAMETERS = (
+    "g1",
+    "g2",
+    "double_pe_fraction",
+    "pe_resolution",
+    "extraction_efficiency",
+    "se_width",
+    "electron_lifetime_us",
+    "drift_field_v_cm",
+    "liquid_density_g_cm3",
+)
+#: Gauss-Legendre nodes in z (and in r^2 when the detector has position maps) for mu(theta).
+N_Z_NODES = 24
+N_R_NODES = 8
+
+
+def _yield_param_types(recoil_type: str):
+    from darkfit.physics import yields as y
+
+    if recoil_type == "nr":
+        return y.NRYieldParams, y.NRWidthParams
+    return y.ERYieldParams, y.ERWidthParams
+
+
+@dataclass(frozen=True, eq=False)
+class SourceRateModel:
+    """Per-event rates and exact expected counts of one source in one detector.
+
+    Args:
+        detector: the detector (ROI, response, fiducial volume).
+        source: the source (spectrum, recoil type).
+        n_sigma: half-width of the hidden-variable windows, in standard deviations.
+        margin: relative slack of table bounds and window lengths, so parameters can move in
+            a fit without re-tracing (g1, g2 within about +-1/margin).
+    """
+
+    detector: Detector
+    source: Source
+    n_sigma: float = diffrate.N_SIGMA
+    margin: float = 1.3
+    caps: diffrate.WindowSizes = diffrate.DEFAULT_CAPS
+    cells: EnergyCells = field(init=False)
+    bounds: dict = field(init=False)
+
+    def __post_init__(self):
+        if self.detector.pe_resolution <= 0 or self.detector.se_width <= 0:
+            raise bad_value(
+                "pe_resolution/se_width",
+                (self.detector.pe_resolution, self.detector.se_width),
+                "both > 0 for the likelihood (the S1/S2 densities need a width)",
+            )
+        object.__setattr__(self, "cells", energy_cells(self.source.spectrum))
+        object.__setattr__(self, "bounds", self._roi_bounds())
+
+    # ------------------------------------------------------------------ parameters
+    @property
+    def recoil_type(self) -> str:
+        return self.source.recoil_type
+
+    def parameter_names(self) -> tuple[str, ...]:
+        """Names this source's rate depends on (detector and, for NEST, yield parameters)."""
+        names = list(DETECTOR_PARAMETERS)
+        if self.detector.quanta_model == "nest":
+            for t in _yield_param_types(self.recoil_type):
+                names += list(t._fields)
+        return tuple(names)
+
+    def defaults(self) -> dict[str, float]:
+        """Default value of every parameter (detector config and NEST defaults)."""
+        d = self.detector
+        out = {
+            "g1": d.g1,
+            "g2": d.g2,
+            "double_pe_fraction": d.double_pe_fraction,
+            "pe_resolution": d.pe_resolution,
+            "extraction_efficiency": d.extraction_efficiency,
+            "se_width": d.se_width,
+            "electron_lifetime_us": d.electron_lifetime_us,
+            "drift_field_v_cm": d.drift_field_v_cm,
+            "liquid_density_g_cm3": d.liquid_density_g_cm3,
+        }
+        if d.quanta_model == "nest":
+            for t in _yield_param_types(self.recoil_type):
+                out.update({k: float(v) for k, v in t()._asdict().items()})
+        return out
+
+    def check_parameters(self, theta: dict[str, Any]) -> None:
+        """Raise a one-line error for parameter names this source does not know."""
+        known = set(self.parameter_names())
+        for k in theta:
+            if k not in known:
+                raise bad_value("parameter", k, f"one of {sorted(known)}")
+
+    def _resolve(self, theta: dict[str, Any]):
+        """(ResponseParams, field, density, quanta_params) at ``theta``."""
+        d = self.detector
+        rp = response_params(d)
+        upd = {k: theta[k] for k in ResponseParams._fields if k in theta}
+        rp = rp._replace(**upd)
+        if "double_pe_fraction" in theta and d.s1_units == "phd":
+            rp = rp._replace(s1_divisor=1.0 + theta["double_pe_fraction"])
+        if "g2" in theta:
+            rp = rp._replace(se_gain=theta["g2"] / rp.extraction_efficiency)
+        elif "extraction_efficiency" in theta:  # keep the single-electron gain fixed
+            rp = rp._replace(se_gain=d.se_gain)
+        fld = theta.get("drift_field_v_cm", d.drift_field_v_cm)
+        rho = theta.get("liquid_density_g_cm3", d.liquid_density_g_cm3)
+        qp = None
+        if d.quanta_model == "nest":
+            qp = tuple(
+                t()._replace(**{k: theta[k] for k in t._fields if k in theta})
+                for t in _yield_param_types(self.recoil_type)
+            )
+        return rp, fld, rho, qp
+
+    # ------------------------------------------------------------------ static bounds
+    def _roi_bounds(self) -> dict:
+        """Largest hidden counts that can still reach the ROI (with margin)."""
+        d, roi, m, z = self.detector, self.detector.roi, self.margin, self.n_sigma
+        rp = response_params(d)
+        div = float(rp.s1_divisor)
+        npe_max = roi.s1_max * div + z * d.pe_resolution * np.sqrt(roi.s1_max * div) + 5
+        ndet_max = npe_max  # n_pe >= n_det
+        eff_min = float(g1_min(d)) / m
+        nph_max = (ndet_max + z * np.sqrt(ndet_max / eff_min) + z**2) / eff_min
+        gain_min = d.se_gain * float(s2_map_min(d)) / m
+        next_max = (
+            roi.s2_max / gain_min + z * d.se_width * np.sqrt(roi.s2_max / gain_min) / gain_min + 5
+        )
+        surv_min = (
+            d.extraction_efficiency * np.exp(-d.max_drift_time_us / d.electron_lifetime_us) / m
+        )
+        nel_max = (next_max + z * np.sqrt(next_max / surv_min) + z**2) / surv_min
+        nq_max = self._source_nq_max()
+        return {
+            "n_pe": int(np.ceil(npe_max)),
+            "n_det": int(np.ceil(ndet_max)),
+            "n_ph": int(np.ceil(min(nph_max, nq_max))),
+            "n_ext": int(np.ceil(next_max)),
+            "n_el": int(np.ceil(min(nel_max, nq_max))),
+        }
+
+    def _source_nq_max(self) -> float:
+        """Largest number of quanta the source's spectrum can produce (10 sigma, with margin)."""
+        from darkfit.model import quanta
+
+        c = self.cells
+        e_top = max(
+            float(np.max(c.cell_hi)) if c.cell_hi.size else 0.0,
+            float(np.max(c.line_kev)) if c.line_kev.size else 0.0,
+        )
+        d = self.detector
+        if d.quanta_model == "nest":
+            m = quanta.nest_total_quanta(
+                np.array([e_top]), self.recoil_type, d.drift_field_v_cm, d.liquid_density_g_cm3
+            )
+            mu, sd = float(m.n_quanta[0]), float(np.sqrt(m.fano[0] * m.n_quanta[0]))
+            return self.margin * (mu + 10 * sd) + 10
+        if self.recoil_type == "er":
+            return e_top / quanta.FLAMEDISX_WORK_KEV + 2
+        mu = e_top * float(quanta.flamedisx_lindhard(e_top)) / quanta.FLAMEDISX_WORK_KEV
+        return mu + 12 * np.sqrt(mu) + 20
+
+    def _lf(self, n_max: int) -> Array:
+        return log_factorial_table(n_max)
+
+    # ------------------------------------------------------------------ kernels
+    def joint_table(self, theta: dict[str, Any], n_ph: int, n_el: int) -> Array:
+        """P(Nph, Ne) on 0..n_ph x 0..n_el at ``theta``."""
+        _, fld, rho, qp = self._resolve(theta)
+        kw = dict(
+            model=self.detector.quanta_model,
+            recoil_type=self.recoil_type,
+            field_v_cm=fld,
+            density_g_cm3=rho,
+            quanta_params=qp,
+        )
+        p_nq = quanta_pmf(self.cells, n_ph + n_el, **kw)
+        return joint_quanta_table(p_nq, n_ph, n_el, self._lf(n_ph + n_el), **kw)
+
+    def roi_fraction(self, theta: dict[str, Any]) -> Array:
+        """P(pass S1 coincidence and S1/S2 ROI) for an interaction in the fiducial volume."""
+        d, b = self.detector, self.bounds
+        rp, *_ = self._resolve(theta)
+        lf = self._lf(self._lf_size())
+        table = self.joint_table(theta, b["n_ph"], b["n_el"])
+        fv = d.fiducial
+        z, wz = acceptance.gauss_legendre(fv.z_min_cm, fv.z_max_cm, N_Z_NODES)
+        has_maps = d.s1_map is not None or d.s2_map is not None
+        if has_maps:
+            r2, wr = acceptance.gauss_legendre(0.0, fv.r_max_cm**2, N_R_NODES)
+        else:
+            r2, wr = np.array([0.0]), np.array([1.0])
+        rr, zz = np.meshgrid(np.sqrt(r2), z, indexing="ij")
+        ww = (wr[:, None] * wz[None, :]).ravel()
+        rr, zz = jnp.asarray(rr.ravel()), jnp.asarray(zz.ravel())
+        eff = photon_detection_efficiency(rp, rr, zz)
+        surv = electron_survival(rp, -zz / d.drift_velocity_cm_us)
+        gain = s2_gain(rp, rr)
+        roi = d.roi
+
+        def acc1(e):
+            return acceptance.s1_acceptance(
+                b["n_ph"],
+                b["n_det"],
+                b["n_pe"],
+                e,
+                rp,
+                roi.s1_min,
+                roi.s1_max,
+                d.s1_coincidence,
+                lf,
+            )
+
+        def acc2(p, g):
+            return acceptance.s2_acceptance(
+                b["n_el"], b["n_ext"], p, g, rp, roi.s2_min, roi.s2_max, lf
+            )
+
+        a2 = jax.lax.map(lambda pg: acc2(*pg), (surv, gain))  # (nodes, n_el + 1)
+        if d.s1_map is None:
+            a1 = acc1(eff[0])
+            return a1 @ table @ (jnp.asarray(ww) @ a2)
+        a1 = jax.lax.map(acc1, eff)
+        return jnp.sum(jnp.asarray(ww) * jnp.einsum("ni,ij,nj->n", a1, table, a2))
+
+    def expected_events(self, theta: dict[str, Any], exposure_tonne_year: float) -> Array:
+        """mu = total interaction rate x exposure x ROI fraction [events]."""
+        return self.cells.total * exposure_tonne_year * self.roi_fraction(theta)
+
+    def event_inputs(self, theta: dict[str, Any], events) -> diffrate.EventInputs:
+        """Per-event observables and position-dependent detector factors at ``theta``."""
+        rp, *_ = self._resolve(theta)
+        s1, s2, r, z, t = (
+            jnp.asarray(np.asarray(events[c], dtype=float))
+            for c in ("s1", "s2", "r", "z", "drift_time")
+        )
+        return diffrate.EventInputs(
+            s1, s2, photon_detection_efficiency(rp, r, z), electron_survival(rp, t), s2_gain(rp, r)
+        )
+
+    def window_sizes(self, theta: dict[str, Any], events) -> diffrate.WindowSizes:
+        """Static window lengths for these events (with this model's margin, capped)."""
+        rp, *_ = self._resolve(theta)
+        ev = self.event_inputs(theta, events)
+        w = diffrate.event_windows(
+            ev, rp.double_pe_fraction, rp.pe_resolution, rp.s1_divisor, rp.se_width, self.n_sigma
+        )
+        need = diffrate.window_sizes(w)
+        return diffrate.WindowSizes(
+            *(
+                min(int(np.ceil(self.margin * n + 4)), cap)
+                for n, cap in zip(need, self.caps, strict=True)
+            )
+        )
+
+    def _lf_size(self) -> int:
+        b = self.bounds
+        return int(2 * max(b.values()) + 10)
+
+    def log_density(
+        self, theta: dict[str, Any], events, sizes: diffrate.WindowSizes, batch_size: int = 256
+    ) -> Array:
+        """log f(s1, s2 | position) per event [log(1/phd^2)]."""
+        rp, *_ = self._resolve(theta)
+        ev = self.event_inputs(theta, events)
+        win = diffrate.event_windows(
+            ev, rp.double_pe_fraction, rp.pe_resolution, rp.s1_divisor, rp.se_width, self.n_sigma
+        )
+        table = self.joint_table(theta, self.bounds["n_ph"], self.bounds["n_el"])
+        lf = self._lf(self._lf_size())
+        return diffrate.log_diff_rate(
+            ev, win, table, rp, self.detector.s1_coincidence, lf, sizes, batch_size
+        )
+
+
+def g1_min(d: Detector) -> float:
+    """Smallest photon detection efficiency in the fiducial volume."""
+    if d.s1_map is None:
+        return d.g1
+    return d.g1 * float(np.min(d.s1_map.values))
+
+
+def s2_map_min(d: Detector) -> float:
+    """Smallest relative S2 gain."""
+    return 1.0 if d.s2_map is None else float(np.min(d.s2_map.values))
+
+
+__all__ = ["SourceRateModel"]
