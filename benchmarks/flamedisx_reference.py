@@ -448,6 +448,7 @@ def _bench_likelihood(args) -> dict:
         res["bestfit_n_evals"] = n_eval[0]
         lf.minus2_ll = inner
     res["peak_rss_mb"] = peak_rss_mb()
+    res["loadavg_1_5_15_at_end"] = os.getloadavg()
     return res
 
 
@@ -480,6 +481,7 @@ def _bench_diffrate(args) -> dict:
         "steady_calls_s": times[1:],
         "events_per_s": len(data) / steady,
         "peak_rss_mb": peak_rss_mb(),
+        "loadavg_1_5_15_at_end": os.getloadavg(),
     }
 
 

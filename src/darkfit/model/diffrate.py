@@ -50,8 +50,9 @@ class WindowSizes(NamedTuple):
     n_el: int
 
 
-#: Default largest static window lengths; longer windows are summed with a step > 1.
-DEFAULT_CAPS = WindowSizes(n_pe=160, n_det=160, n_ph=128, n_ext=160, n_el=128)
+#: Window lengths that make long windows be summed with a step > 1 (faster, but not exact
+#: where the quanta table has sharp features such as spectrum end points; opt-in).
+STEPPED_CAPS = WindowSizes(n_pe=160, n_det=160, n_ph=128, n_ext=160, n_el=128)
 
 
 class EventInputs(NamedTuple):
@@ -84,9 +85,19 @@ def _thinning_window(k_c, k_var, p, n_sigma):
 
 
 def event_windows(
-    ev: EventInputs, dpe: Array, pe_res: Array, s1_divisor: Array, se_width: Array, n_sigma: float
+    ev: EventInputs,
+    dpe: Array,
+    pe_res: Array,
+    s1_divisor: Array,
+    se_width: Array,
+    n_sigma: float,
+    table_shape: tuple[int, int] | None = None,
 ) -> Windows:
-    """Per-event hidden-variable windows implied by the observation (no gradient flows)."""
+    """Per-event hidden-variable windows implied by the observation (no gradient flows).
+
+    With ``table_shape`` (the quanta table's (n_ph + 1, n_el + 1)) the produced-quanta windows
+    stop at the table's edge, beyond which the source has no probability.
+    """
     ev = jax.tree_util.tree_map(jax.lax.stop_gradient, ev)
     x1 = ev.s1 * s1_divisor
     sd_pe = pe_res * jnp.sqrt(jnp.maximum(x1, 1.0))
@@ -101,6 +112,9 @@ def event_windows(
     sd_ext = jnp.sqrt(var_ext)
     ext = (jnp.floor(c_ext - n_sigma * sd_ext - 2.0), jnp.ceil(c_ext + n_sigma * sd_ext + 2.0))
     _, _, el = _thinning_window(c_ext, var_ext, ev.electron_survival, n_sigma)
+    if table_shape is not None:
+        ph = (jnp.minimum(ph[0], table_shape[0] - 1), jnp.minimum(ph[1], table_shape[0] - 1))
+        el = (jnp.minimum(el[0], table_shape[1] - 1), jnp.minimum(el[1], table_shape[1] - 1))
     clip = lambda w, lo=0.0: (jnp.maximum(w[0], lo), jnp.maximum(w[1], lo))  # noqa: E731
     return Windows(clip(pe), clip(det), clip(ph), clip(ext, 1.0), clip(el))
 

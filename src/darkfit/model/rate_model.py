@@ -81,7 +81,7 @@ class SourceRateModel:
     source: Source
     n_sigma: float = diffrate.N_SIGMA
     margin: float = 1.3
-    caps: diffrate.WindowSizes = diffrate.DEFAULT_CAPS
+    caps: diffrate.WindowSizes | None = None
     cells: EnergyCells = field(init=False)
     bounds: dict = field(init=False)
 
@@ -287,13 +287,19 @@ class SourceRateModel:
         rp, *_ = self._resolve(theta)
         ev = self.event_inputs(theta, events)
         w = diffrate.event_windows(
-            ev, rp.double_pe_fraction, rp.pe_resolution, rp.s1_divisor, rp.se_width, self.n_sigma
+            ev,
+            rp.double_pe_fraction,
+            rp.pe_resolution,
+            rp.s1_divisor,
+            rp.se_width,
+            self.n_sigma,
+            (self.bounds["n_ph"] + 1, self.bounds["n_el"] + 1),
         )
         need = diffrate.window_sizes(w)
         return diffrate.WindowSizes(
             *(
                 min(int(np.ceil(self.margin * n + 4)), cap)
-                for n, cap in zip(need, self.caps, strict=True)
+                for n, cap in zip(need, self.caps or (1 << 30,) * 5, strict=True)
             )
         )
 
@@ -308,7 +314,13 @@ class SourceRateModel:
         rp, *_ = self._resolve(theta)
         ev = self.event_inputs(theta, events)
         win = diffrate.event_windows(
-            ev, rp.double_pe_fraction, rp.pe_resolution, rp.s1_divisor, rp.se_width, self.n_sigma
+            ev,
+            rp.double_pe_fraction,
+            rp.pe_resolution,
+            rp.s1_divisor,
+            rp.se_width,
+            self.n_sigma,
+            (self.bounds["n_ph"] + 1, self.bounds["n_el"] + 1),
         )
         table = self.joint_table(theta, self.bounds["n_ph"], self.bounds["n_el"])
         lf = self._lf(self._lf_size())

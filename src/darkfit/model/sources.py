@@ -56,11 +56,7 @@ def wimp_source(
     """A spin-independent WIMP source (standard halo model, time-averaged Earth velocity)."""
     from darkfit.physics import wimp
 
-    mass_gev, sigma_cm2 = float(mass_gev), float(sigma_cm2)
-    if not mass_gev > 0:
-        raise bad_value("mass", mass_gev, "a WIMP mass > 0 GeV")
-    if not sigma_cm2 >= 0:
-        raise bad_value("sigma", sigma_cm2, "a cross-section >= 0 cm^2")
+    mass_gev, sigma_cm2 = wimp.check_wimp_parameters(mass_gev, sigma_cm2)
 
     def rate(e_kev):
         return wimp.dr_de_si(e_kev, mass_gev, sigma_cm2)
