@@ -17,9 +17,9 @@ def plot_events(df: pd.DataFrame, path: str | Path, max_points: int = 20_000) ->
     groups = sel.groupby("source", observed=True) if "source" in sel else [("events", sel)]
     for name, g in groups:
         g = g.iloc[:max_points]
-        ax1.scatter(g["s1"], np.log10(np.maximum(g["s2"], 1e-3)), s=2, alpha=0.5, label=str(name))
+        ax1.scatter(g["s1"], np.log10(np.maximum(g["s2"], 1e-3)), s=6, alpha=0.6, label=str(name))
         if {"r", "z"} <= set(g.columns):
-            ax2.scatter(g["r"] ** 2, g["z"], s=2, alpha=0.5, label=str(name))
+            ax2.scatter(g["r"] ** 2, g["z"], s=6, alpha=0.6, label=str(name))
     ax1.set_xlabel("S1 [phd]")
     ax1.set_ylabel("log10(S2 / phd)")
     ax1.legend(markerscale=4)
