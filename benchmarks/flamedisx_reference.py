@@ -430,6 +430,7 @@ def _bench_likelihood(args) -> dict:
             out = inner(**kw)
             n_eval[0] += 1
             pars = {k: round(float(v), 6) for k, v in kw.items() if k in lf.param_names}
+            res["bestfit_last_eval"] = {"params": pars, "ll": float(out[0]) / -2.0}
             dt = time.perf_counter() - t0
             _log(f"bestfit eval {n_eval[0]} at {dt:.0f} s: -2lnL = {out[0]:.4f} {pars}")
             return out

@@ -81,7 +81,7 @@ class SourceRateModel:
     source: Source
     n_sigma: float = diffrate.N_SIGMA
     margin: float = 1.3
-    caps: diffrate.WindowSizes | None = None
+    caps: diffrate.WindowSizes | None = diffrate.DEFAULT_CAPS
     cells: EnergyCells = field(init=False)
     bounds: dict = field(init=False)
 
@@ -296,10 +296,14 @@ class SourceRateModel:
             (self.bounds["n_ph"] + 1, self.bounds["n_el"] + 1),
         )
         need = diffrate.window_sizes(w)
+        caps = self.caps or (1 << 30,) * 5
+        table = (1 << 30, 1 << 30, self.bounds["n_ph"] + 1, 1 << 30, self.bounds["n_el"] + 1)
+        # a capped axis always uses its cap, so an event's step depends only on the event
+        # itself (batch independence); uncapped axes cover the widest window (masked beyond).
         return diffrate.WindowSizes(
             *(
-                min(int(np.ceil(self.margin * n + 4)), cap)
-                for n, cap in zip(need, self.caps or (1 << 30,) * 5, strict=True)
+                min(cap if cap < (1 << 30) else int(np.ceil(self.margin * n + 4)), t)
+                for n, cap, t in zip(need, caps, table, strict=True)
             )
         )
 
