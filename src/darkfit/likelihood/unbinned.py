@@ -132,9 +132,9 @@ class UnbinnedLikelihood:
         models = {
             s.name: SourceRateModel(self.detector, s, n_sigma=self.n_sigma) for s in self.sources
         }
+        object.__setattr__(self, "models", models)
         defaults = self.defaults()
         sizes = {n: m.window_sizes(defaults, df) if len(df) else None for n, m in models.items()}
-        object.__setattr__(self, "models", models)
         object.__setattr__(self, "sizes", sizes)
         object.__setattr__(self, "data", {c: np.asarray(df[c], dtype=float) for c in EVENT_COLUMNS})
         for k in self.constraints:

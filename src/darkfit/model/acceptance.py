@@ -17,9 +17,13 @@ parameter. Monte Carlo is used only to test it (tests/model/test_acceptance.py).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
+from jax.scipy.special import betainc
 from jax.scipy.stats import norm
 
 from darkfit.model._counting import log_binom_pmf
@@ -50,16 +54,70 @@ def s1_acceptance(
     return det @ t1
 
 
+class S2Windows(NamedTuple):
+    """Static lengths of the extracted-electron windows at the two S2 thresholds."""
+
+    low: int
+    high: int
+
+
+def s2_windows(
+    s2_min: float, s2_max: float, gain_min: float, se_width: float, n_sigma: float = 10.0
+) -> S2Windows:
+    """Window lengths covering n_sigma around both S2 thresholds at the smallest gain."""
+    c_lo, c_hi = s2_min / gain_min, s2_max / gain_min
+    sd_lo = se_width * np.sqrt(max(c_lo, 1.0)) / gain_min
+    sd_hi = se_width * np.sqrt(max(c_hi, 1.0)) / gain_min
+    return S2Windows(
+        int(np.ceil(c_lo + n_sigma * sd_lo + 3)), int(np.ceil(2 * n_sigma * sd_hi + 6))
+    )
+
+
 def s2_acceptance(
-    n_el_max: int, n_ext_max: int, survival: Array, gain: Array, rp, s2_min, s2_max, lf
+    n_el_max: int,
+    windows: S2Windows,
+    survival: Array,
+    gain: Array,
+    rp,
+    s2_min: float,
+    s2_max: float,
+    lf: Array,
+    n_sigma: float = 10.0,
 ) -> Array:
-    """Acc2(Ne) for Ne = 0..n_el_max at electron survival ``survival`` and gain (scalars)."""
-    next_ = jnp.arange(1, n_ext_max + 1, dtype=jnp.float64)
-    sd = jnp.maximum(rp.se_width, 1e-9) * jnp.sqrt(next_)
-    t2 = _cdf_window(s2_min, s2_max, next_ * gain, sd)
+    """Acc2(Ne) = P(s2_min <= S2 <= s2_max | Ne) for Ne = 0..n_el_max (scalars survival, gain).
+
+    With L(n) = P(S2 < s2_min | n extracted) and U(n) = P(S2 > s2_max | n), T2 = 1 - L - U, so
+
+        Acc2 = 1 - sum_n Binom(n | Ne, p) L(n) - P(n >= n_U | Ne) + sum_{n >= n_U} Binom (1 - U)
+
+    where L vanishes (below 1e-23) beyond the lower window and 1 - U beyond the upper one,
+    which starts n_sigma below s2_max / G (U is negligible before it). The binomial tail
+    P(n >= n_U) is the regularised incomplete beta function I_p(n_U, Ne - n_U + 1). The cost is
+    (n_el_max x window) instead of (n_el_max x n_ext_max).
+    """
+    w = jnp.maximum(rp.se_width, 1e-9)
     nel = jnp.arange(n_el_max + 1, dtype=jnp.float64)
-    surv = jnp.exp(log_binom_pmf(next_[None, :], nel[:, None], survival, lf))
-    return surv @ t2
+    # lower threshold: n = 0 .. windows.low - 1 (n = 0 gives S2 = 0, below any s2_min > 0)
+    k = jnp.arange(windows.low, dtype=jnp.float64)
+    k_safe = jnp.maximum(k, 1.0)
+    below = jnp.where(
+        k == 0, float(s2_min > 0), norm.cdf((s2_min - k_safe * gain) / (w * jnp.sqrt(k_safe)))
+    )
+    low = jnp.exp(log_binom_pmf(k[None, :], nel[:, None], survival, lf)) @ below
+    # upper threshold
+    c = s2_max / gain
+    n_u = jax.lax.stop_gradient(
+        jnp.maximum(jnp.floor(c - n_sigma * w * jnp.sqrt(c) / gain - 1), 1.0)
+    )
+    ku = n_u + jnp.arange(windows.high, dtype=jnp.float64)
+    inside = norm.cdf((s2_max - ku * gain) / (w * jnp.sqrt(ku)))
+    tail = jnp.where(
+        n_u <= nel,
+        betainc(n_u, jnp.maximum(nel - n_u + 1.0, 1.0), survival),
+        0.0,
+    )
+    high = tail - jnp.exp(log_binom_pmf(ku[None, :], nel[:, None], survival, lf)) @ inside
+    return 1.0 - low - high
 
 
 def gauss_legendre(lo: float, hi: float, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -68,4 +126,4 @@ def gauss_legendre(lo: float, hi: float, n: int) -> tuple[np.ndarray, np.ndarray
     return lo + (x + 1) * (hi - lo) / 2, w / 2
 
 
-__all__ = ["gauss_legendre", "s1_acceptance", "s2_acceptance"]
+__all__ = ["S2Windows", "gauss_legendre", "s1_acceptance", "s2_acceptance", "s2_windows"]

@@ -127,7 +127,9 @@ def nest_recombination(
     grid = jnp.asarray(_INVERSION_GRID_KEV)
     nq_grid = mean_fn(grid, field_v_cm, density_g_cm3).n_quanta
     nq = jnp.asarray(n_quanta, dtype=jnp.float64)
-    log_e = jnp.interp(jnp.log(jnp.maximum(nq, 1e-3)), jnp.log(nq_grid), jnp.log(grid))
+    # below NEST's yield threshold the mean is 0: keep the abscissa finite and increasing
+    log_nq_grid = jnp.log(jnp.maximum(nq_grid, 1e-9 * grid))
+    log_e = jnp.interp(jnp.log(jnp.maximum(nq, 1e-3)), log_nq_grid, jnp.log(grid))
     mean = mean_fn(jnp.exp(log_e), field_v_cm, density_g_cm3)
     _, omega = width_fn(mean, field_v_cm, density_g_cm3)
     f_e = jnp.clip(mean.n_electrons / jnp.maximum(mean.n_quanta, 1e-12), 0.0, 1.0)
@@ -138,7 +140,7 @@ def electron_sd_given_quanta(nq: Array, rec: Recombination) -> Array:
     """Standard deviation of electrons given ``nq`` total quanta in the NEST-style chain."""
     f = rec.electron_fraction
     var = f * (1.0 - f) * nq + (rec.omega * nq) ** 2
-    return jnp.sqrt(jnp.maximum(var, 0.0))
+    return jnp.sqrt(jnp.maximum(var, 1e-18))  # > 0: finite gradient at Nq = 0
 
 
 @partial(jax.jit, static_argnames=("recoil_type",))

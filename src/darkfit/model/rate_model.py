@@ -53,7 +53,7 @@ DETECTOR_PARAMETERS = (
     "liquid_density_g_cm3",
 )
 #: Gauss-Legendre nodes in z (and in r^2 when the detector has position maps) for mu(theta).
-N_Z_NODES = 24
+N_Z_NODES = 16
 N_R_NODES = 8
 
 
@@ -80,7 +80,7 @@ class SourceRateModel:
     detector: Detector
     source: Source
     n_sigma: float = diffrate.N_SIGMA
-    margin: float = 1.3
+    margin: float = 1.15
     caps: diffrate.WindowSizes | None = diffrate.DEFAULT_CAPS
     cells: EnergyCells = field(init=False)
     bounds: dict = field(init=False)
@@ -165,15 +165,14 @@ class SourceRateModel:
         npe_max = roi.s1_max * div + z * d.pe_resolution * np.sqrt(roi.s1_max * div) + 5
         ndet_max = npe_max  # n_pe >= n_det
         eff_min = float(g1_min(d)) / m
-        nph_max = (ndet_max + z * np.sqrt(ndet_max / eff_min) + z**2) / eff_min
+        nph_max = _thinning_upper(ndet_max, eff_min, z)
         gain_min = d.se_gain * float(s2_map_min(d)) / m
         next_max = (
             roi.s2_max / gain_min + z * d.se_width * np.sqrt(roi.s2_max / gain_min) / gain_min + 5
         )
-        surv_min = (
-            d.extraction_efficiency * np.exp(-d.max_drift_time_us / d.electron_lifetime_us) / m
-        )
-        nel_max = (next_max + z * np.sqrt(next_max / surv_min) + z**2) / surv_min
+        t_max = -d.fiducial.z_min_cm / d.drift_velocity_cm_us
+        surv_min = d.extraction_efficiency * np.exp(-t_max * m / d.electron_lifetime_us) / m
+        nel_max = _thinning_upper(next_max, surv_min, z)
         nq_max = self._source_nq_max()
         return {
             "n_pe": int(np.ceil(npe_max)),
@@ -255,10 +254,15 @@ class SourceRateModel:
                 lf,
             )
 
+        s2w = acceptance.s2_windows(
+            roi.s2_min,
+            roi.s2_max,
+            d.se_gain * s2_map_min(d) / self.margin,
+            d.se_width * self.margin,
+        )
+
         def acc2(p, g):
-            return acceptance.s2_acceptance(
-                b["n_el"], b["n_ext"], p, g, rp, roi.s2_min, roi.s2_max, lf
-            )
+            return acceptance.s2_acceptance(b["n_el"], s2w, p, g, rp, roi.s2_min, roi.s2_max, lf)
 
         a2 = jax.lax.map(lambda pg: acc2(*pg), (surv, gain))  # (nodes, n_el + 1)
         if d.s1_map is None:
@@ -331,6 +335,12 @@ class SourceRateModel:
         return diffrate.log_diff_rate(
             ev, win, table, rp, self.detector.s1_coincidence, lf, sizes, batch_size
         )
+
+
+def _thinning_upper(k: float, p: float, n_sigma: float) -> float:
+    """Largest N compatible with k ~ Binomial(N, p) at n_sigma (as the per-event windows)."""
+    sd = np.sqrt(k * (1 - p)) / p
+    return k / p + n_sigma * sd + 0.5 * n_sigma**2 * (1 - p) / p + 2
 
 
 def g1_min(d: Detector) -> float:

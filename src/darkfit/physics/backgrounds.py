@@ -6,8 +6,10 @@ in events / (tonne year keV). Every factory accepts ``rate`` (integrated events 
 multiplier). See ``docs/physics/backgrounds.md`` for the formulas, numbers and sources.
 
 LZ numbers come from the LZ sensitivity paper, arXiv:1802.06039 (Phys. Rev. D 101,
-052002), Table III: counts in 1000 live days x 5.6 t fiducial (= 15.33 t yr) in
-1.5-6.5 keVee (ER) and 6-30 keVnr (NR), before discrimination / NR acceptance.
+052002): the exposure, 1000 live days x 5.6 t fiducial (= 15.33 t yr), is verified from
+its abstract. The Table III counts used below (ER in 1.5-6.5 keVee, NR in 6-30 keVnr,
+before discrimination / NR acceptance) are UNVERIFIED: from memory of that table, whose
+text could not be read when this was checked; confirm them before relying on them.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ XE_ISOTOPES: tuple[tuple[int, float, float], ...] = (
     (134, 0.104357, 133.905395),
     (136, 0.088573, 135.907214),
 )
-#: LZ 1802.06039 exposure: 1000 live days x 5.6 t [tonne year].
+#: LZ 1802.06039 exposure: 1000 live days x 5.6 t [tonne year] (abstract; verified).
 LZ_EXPOSURE_T_YR = 5.6 * 1000.0 / 365.25
 
 
@@ -84,8 +86,9 @@ def b8_neutrino_spectrum() -> tuple[np.ndarray, np.ndarray]:
     allowed beta+ spectrum E_nu^2 p W F(Z=4, W) (non-relativistic Fermi function) with
     endpoint T0 = Q_EC - 2 m_e - E_x, Q_EC = 17.9799 MeV (AME2020 mass excesses: 8B
     22921.6 keV, 8Be 4941.7 keV). Recoil-order corrections are neglected. Result: mean
-    energy 6.99 MeV vs 6.735 MeV of Bahcall et al., PRC 54 (1996) 411, i.e. ~4 % too hard
-    (tested); pass your own table with ``make_background("b8_cevns", spectrum_csv=...)``.
+    energy 6.99 MeV vs 6.735 MeV of Bahcall et al., PRC 54 (1996) 411 (that reference value
+    is unverified: from memory), i.e. ~4 % too hard (tested); pass your own table with
+    ``make_background("b8_cevns", spectrum_csv=...)``.
     """
     alpha = 1.0 / 137.035999084  # CODATA 2018
     t0_gs = 17.9799 - 2.0 * M_E_MEV
@@ -229,7 +232,10 @@ def _finish(spec: Spectrum, name: str, rate: float | None, scale: float) -> Spec
 
 
 def _window_rate(counts: float, lo: float = 6.0, hi: float = 30.0) -> tuple[float, float, float]:
-    """(events/(tonne year), lo, hi) for LZ 1802.06039 Table III counts in a window."""
+    """(events/(tonne year), lo, hi) for LZ 1802.06039 Table III counts in a window.
+
+    The 6-30 keVnr window is unverified: from memory of 1802.06039 Table III.
+    """
     return counts / LZ_EXPOSURE_T_YR, lo, hi
 
 
@@ -242,8 +248,9 @@ def flat_er(
 ) -> Spectrum:
     """Flat ER from beta decays of 214Pb (222Rn chain), 212Pb (220Rn) and 85Kr.
 
-    Default: LZ 1802.06039 Table III, 222Rn 681 + 220Rn 111 + natKr 24.5 counts in
-    1.5-6.5 keVee and 15.33 t yr -> 10.65 events/(tonne year keV); flat below ~100 keV.
+    Default: 222Rn 681 + 220Rn 111 + natKr 24.5 counts in 1.5-6.5 keVee (unverified:
+    from memory of LZ 1802.06039 Table III) over 15.33 t yr (verified) -> 10.65
+    events/(tonne year keV); flat below ~100 keV.
     """
     if rate_per_kev is None:
         rate_per_kev = (681.0 + 111.0 + 24.5) / (LZ_EXPOSURE_T_YR * 5.0)
@@ -251,16 +258,22 @@ def flat_er(
     return _finish(spec, "flat_er", rate, scale)
 
 
-#: 37Ar electron-capture lines [keV] and capture fractions K / L / M (LUX 37Ar calibration,
-#: Boulton et al., JINST 12 (2017) P08004, arXiv:1705.08958).
+#: 37Ar electron-capture lines [keV] and capture fractions K / L / M. Verified: lines at
+#: 2.82 and 0.27 keV (XENON1T, EPJC 83 (2023) 542, abstract; Boulton et al., JINST 12
+#: (2017) P08004, arXiv:1705.08958, abstract: 2.8 and 0.27 keV). Unverified: from memory of
+#: Boulton et al.: the 4-digit energies 2.8224 / 0.2702 keV, the M line 0.0175 keV and the
+#: K / L / M fractions 0.902 / 0.089 / 0.009.
 AR37_LINES = ((2.8224, 0.902), (0.2702, 0.089), (0.0175, 0.009))
 
 
 def ar37(rate: float | None = None, scale: float = 1.0) -> Spectrum:
     """37Ar (T1/2 = 35.0 d) EC lines; exposure-dependent, so set ``rate`` for your run.
 
-    Default: LZ first science run (arXiv:2207.03764, Table I) fitted 52.5 37Ar events in
-    60 live days x 5.5 t -> 58 events/(tonne year) in the K line; L and M lines by ratio.
+    T1/2: 35.01 d (arXiv:2509.04829, abstract; "35-day half-life" in XENON1T, EPJC 83
+    (2023) 542, abstract).
+    Default: LZ first science run, 60 live days x 5.5 t (PRL 131 (2023) 041002,
+    arXiv:2207.03764, abstract; verified) with 52.5 fitted 37Ar events (unverified: from
+    memory of its Table I) -> 58 events/(tonne year) in the K line; L and M lines by ratio.
     """
     k_rate = 52.5 / (5.5 * 60.0 / 365.25)
     total = k_rate / AR37_LINES[0][1]
@@ -271,8 +284,10 @@ def ar37(rate: float | None = None, scale: float = 1.0) -> Spectrum:
 
 
 #: 124Xe two-neutrino double-electron-capture energy deposits [keV] and capture fractions
-#: (KK, KL, KM, LL) as used by XENON1T, Nature 568 (2019) 532, arXiv:1904.11002 and
-#: PRC 106 (2022) 024328, arXiv:2205.04158 (Doi & Kotani fractions).
+#: (KK, KL, KM, LL). Unverified: from memory of XENON1T, Nature 568 (2019) 532,
+#: arXiv:1904.11002 and PRC 106 (2022) 024328, arXiv:2205.04158 (Doi & Kotani fractions);
+#: the papers' tables could not be read when this was checked. LZ, arXiv:2408.17391, uses
+#: its own (newer) signal model for the KK fraction, not these numbers.
 XE124_LINES = ((64.3, 0.767), (36.7, 0.186), (32.9, 0.037), (10.0, 0.010))
 
 
@@ -284,8 +299,9 @@ def xe124(
 ) -> Spectrum:
     """124Xe 2nu-ECEC lines; rate = N(124Xe) ln2 / T1/2.
 
-    Defaults: T1/2 = 1.09e22 yr (LZ, arXiv:2408.17391), natural abundance 0.0952 %
-    (Meija et al. 2016) -> ~276 decays/(tonne year).
+    Defaults: T1/2 = 1.09e22 yr (LZ, arXiv:2408.17391, abstract: (1.09 +- 0.14 stat
+    +- 0.05 sys) x 1e22 yr; verified), natural abundance 0.0952 % (Meija et al. 2016)
+    -> 277.7 decays/(tonne year).
     """
     t = float(half_life_yr)
     if not (math.isfinite(t) and t > 0):
@@ -314,8 +330,8 @@ def solar_nu_er(
 
     Computed with :func:`solar_er_fn` (stepping approximation; CNO neutrinos omitted,
     ~1 % of the low-energy rate); P_ee from :func:`pee_vacuum` unless ``pee`` is given.
-    ~2.8 events/(tonne year keV) at 2-10 keV (cf. LZ Table III: 191 counts in 1.5-6.5
-    keVee over 15.33 t yr = 2.5).
+    ~2.8 events/(tonne year keV) at 2-10 keV (cf. 191 counts in 1.5-6.5 keVee over
+    15.33 t yr = 2.5; the 191 is unverified: from memory of LZ 1802.06039 Table III).
     """
     p = pee_vacuum() if pee is None else float(pee)
     if not (math.isfinite(p) and 0 <= p <= 1):
@@ -386,7 +402,8 @@ def atm_nu_nr(
 
     For E_nu >> sqrt(M E / 2) the CEvNS recoil spectrum is flat times F^2; this neglects
     the kinematic suppression (overestimates the tail above ~30 keV). F^2 ~ exp(-E/16 keV)
-    at low E. Normalisation: LZ 1802.06039 Table III, 0.46 counts in 6-30 keVnr / 15.33 t yr.
+    at low E. Normalisation: 0.46 counts in 6-30 keVnr / 15.33 t yr (unverified: from
+    memory of LZ 1802.06039 Table III).
     """
     mass = XENON_A * AMU_GEV
 
@@ -416,8 +433,8 @@ def neutrons(
     Shape approximation: isotropic elastic scattering of a Maxwellian fission-like neutron
     spectrum (T = 1.42 MeV, the 252Cf standard, Mannhart 1987) gives dR/dE ~
     erfc(sqrt(E / (k T))), k = :data:`NEUTRON_XE_KIN`; modelled as exp(-E / (k T)) =
-    exp(-E / 43 keV). Normalisation: LZ 1802.06039 Table III, detector-component NR
-    0.07 counts in 6-30 keVnr / 15.33 t yr.
+    exp(-E / 43 keV). Normalisation: detector-component NR 0.07 counts in 6-30 keVnr /
+    15.33 t yr (unverified: from memory of LZ 1802.06039 Table III).
     """
     d = NEUTRON_XE_KIN * 1420.0 if decay_kev is None else float(decay_kev)
     if not (math.isfinite(d) and d > 0):
