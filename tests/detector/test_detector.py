@@ -135,12 +135,10 @@ def test_xenon_presets_reproduce_published_g1_g2_in_pe(name, g1_pe, g2):
     assert det.g2 == pytest.approx(g2, rel=1e-6)
 
 
-def test_lz_preset_matches_projection_paper_headline_numbers():
-    """arXiv:1802.06039: g1 0.119, g2 ~ 79 phd/e-, 310 V/cm, 850 us, 5.6 t fiducial, 7 t active."""
+def test_lz_preset_matches_projection_paper_masses():
+    """arXiv:1802.06039 abstract: 5.6 t fiducial, 7 t active (verified numbers only; the
+    response numbers of its Table I could not be checked here and are not asserted)."""
     det = load_detector("lz")
-    assert det.g1 == 0.119 and det.s1_units == "phd" and det.s1_coincidence == 3
-    assert det.g2 == pytest.approx(79.0, rel=0.01)
-    assert det.drift_field_v_cm == 310.0 and det.electron_lifetime_us == 850.0
     assert det.fiducial_mass_tonne == pytest.approx(5.6, rel=0.02)
     assert det.active_mass_tonne == pytest.approx(7.0, rel=0.02)
 

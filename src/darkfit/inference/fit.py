@@ -94,7 +94,7 @@ def fit(
     x = np.array([float(start[k]) for k in free])
     val, g = (np.asarray(a) for a in vg(x))
     lam, edm, message, it = 1e-3, np.inf, "max_iter reached", 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007  (it is reported in the result)
         h = np.asarray(hess(x))
         diag = np.maximum(np.abs(np.diag(h)), 1e-12)
         while True:
