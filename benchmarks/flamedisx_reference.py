@@ -25,6 +25,8 @@ Subcommands
     Monte-Carlo estimate, here chunked, with its binomial standard error), versions, timings.
     ``--set NAME=VALUE`` (repeatable) evaluates at non-default flamedisx parameters
     (e.g. ``--set elife=500e3 --set g2=22``; flamedisx units: ns for elife).
+    ``--max-sigma`` widens flamedisx's hidden-variable windows (default 3 sigma): the default
+    windows truncate the sums, by ~1% (median) and up to ~50% for tail events.
 ``simulate --n N --source er|nr --seed S --out OUT.parquet``
     ``source.simulate()`` output until N events pass flamedisx's acceptance, with darkfit's
     column names and units (drift_time in microseconds, energy_kev; flamedisx truth columns kept).
@@ -34,7 +36,8 @@ Subcommands
     is per size): construction time (annotation + mu interpolation), first value+gradient call
     (tracing), median of later calls, events/s, peak RSS. On the smallest size also
     ``bestfit()`` (default scipy optimizer with flamedisx's Hessian) from the defaults, and
-    differential-rate throughput of each source alone at batch size 10.
+    differential-rate throughput of each source alone at batch size 10. The optimizer's
+    evaluations are logged; ``--bestfit-max-s`` caps the fit (the last point is kept).
 
 Input conversions (darkfit -> flamedisx; see DESIGN.md "Data and configuration")
 --------------------------------------------------------------------------------

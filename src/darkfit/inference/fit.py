@@ -195,3 +195,35 @@ def fit_minuit(
         str(m.fmin),
         me,
     )
+
+
+def default_bounds(defaults: Mapping[str, float]) -> dict[str, tuple[float, float]]:
+    """Rate multipliers in [0, 1000]; other positive parameters within x0.5..x1.5 of default."""
+    out = {}
+    for k, v in defaults.items():
+        if k.endswith("_rate"):
+            out[k] = (0.0, 1000.0)
+        elif v > 0:
+            out[k] = (0.5 * v, 1.5 * v)
+    return out
+
+
+def fit_likelihood(likelihood, free: Sequence[str], start=None, bounds=None, **kw) -> FitResult:
+    """Fit a likelihood object (e.g. :class:`~darkfit.likelihood.unbinned.UnbinnedLikelihood`).
+
+    ``start`` defaults to the likelihood's defaults, ``bounds`` to :func:`default_bounds`.
+    Unknown names, non-finite values and starts outside the bounds give one-line errors.
+    """
+    theta0 = {**likelihood.defaults(), **(start or {})}
+    likelihood.check_parameters(theta0)
+    for k in free:
+        if k not in theta0:
+            raise bad_value("free parameter", k, f"one of {sorted(theta0)}")
+    b = {**default_bounds(likelihood.defaults()), **(bounds or {})}
+    start_free = {k: theta0[k] for k in free}
+    fixed = {k: v for k, v in (start or {}).items() if k not in free}
+
+    def nll(theta):
+        return -likelihood.log_likelihood(theta)
+
+    return fit(nll, {**fixed, **start_free}, free, b, **kw)

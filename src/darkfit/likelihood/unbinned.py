@@ -158,6 +158,21 @@ class UnbinnedLikelihood:
         if name not in self.parameter_names():
             raise bad_value("parameter", name, f"one of {sorted(self.parameter_names())}")
 
+    def check_parameters(self, theta: Mapping[str, Any]) -> None:
+        """One-line error for unknown parameter names or non-finite values (friendly layer)."""
+        for k, v in theta.items():
+            self._check_name(k)
+            if not np.isfinite(float(v)):
+                raise bad_value(f"parameter {k}", v, "a finite number")
+            if k.endswith("_rate") and float(v) < 0:
+                raise bad_value(f"parameter {k}", v, "a rate multiplier >= 0")
+
+    def nll(self, free: Sequence[str]):
+        """Jittable -ln L as a function of a dict of parameters (validated names)."""
+        for k in free:
+            self._check_name(k)
+        return lambda theta: -self.log_likelihood(theta)
+
     # ------------------------------------------------------------------ kernels
     def _shape_theta(self, theta: Mapping[str, Any], model: SourceRateModel) -> dict[str, Any]:
         known = set(model.parameter_names())
@@ -176,15 +191,8 @@ class UnbinnedLikelihood:
 
     def log_rates(self, theta: Mapping[str, Any], batch_size: int = 256) -> Array:
         """ln R_j(theta, x_i) per event and source, shape (n_events, n_sources)."""
-        vol = (
-            self.detector.fiducial_volume_cm3
-            if hasattr(self.detector, "fiducial_volume_cm3")
-            else (
-                np.pi
-                * self.detector.fiducial.r_max_cm**2
-                * (self.detector.fiducial.z_max_cm - self.detector.fiducial.z_min_cm)
-            )
-        )
+        fv = self.detector.fiducial
+        vol = np.pi * fv.r_max_cm**2 * (fv.z_max_cm - fv.z_min_cm)  # [cm^3]
         cols = []
         for s in self.sources:
             m = self.models[s.name]
