@@ -134,7 +134,7 @@ class UnbinnedLikelihood:
         }
         object.__setattr__(self, "models", models)
         defaults = self.defaults()
-        sizes = {n: m.window_sizes(defaults, df) if len(df) else None for n, m in models.items()}
+        sizes = {n: m.plan(defaults, df) if len(df) else None for n, m in models.items()}
         object.__setattr__(self, "sizes", sizes)
         object.__setattr__(self, "data", {c: np.asarray(df[c], dtype=float) for c in EVENT_COLUMNS})
         for k in self.constraints:
@@ -189,7 +189,7 @@ class UnbinnedLikelihood:
             )
         return out
 
-    def log_rates(self, theta: Mapping[str, Any], batch_size: int = 256) -> Array:
+    def log_rates(self, theta: Mapping[str, Any], batch_size: int = 64) -> Array:
         """ln R_j(theta, x_i) per event and source, shape (n_events, n_sources)."""
         fv = self.detector.fiducial
         vol = np.pi * fv.r_max_cm**2 * (fv.z_max_cm - fv.z_min_cm)  # [cm^3]

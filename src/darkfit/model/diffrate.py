@@ -209,7 +209,7 @@ def log_diff_rate(
     coincidence: int,
     lf: Array,
     sizes: WindowSizes,
-    batch_size: int = 256,
+    batch_size: int = 64,
 ) -> Array:
     """log f(s1, s2) for all events [log(1/phd^2)], processed in batches of ``batch_size``.
 

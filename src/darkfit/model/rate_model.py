@@ -20,7 +20,7 @@ parameter tuples of the source's recoil type (e.g. ``alpha``, ``beta`` ... for N
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -286,8 +286,8 @@ class SourceRateModel:
             s1, s2, photon_detection_efficiency(rp, r, z), electron_survival(rp, t), s2_gain(rp, r)
         )
 
-    def window_sizes(self, theta: dict[str, Any], events) -> diffrate.WindowSizes:
-        """Static window lengths for these events (with this model's margin, capped)."""
+    def _windows(self, theta: dict[str, Any], events):
+        """(EventInputs, ResponseParams, Windows) of these events at ``theta``."""
         rp, *_ = self._resolve(theta)
         ev = self.event_inputs(theta, events)
         w = diffrate.event_windows(
@@ -299,7 +299,9 @@ class SourceRateModel:
             self.n_sigma,
             (self.bounds["n_ph"] + 1, self.bounds["n_el"] + 1),
         )
-        need = diffrate.window_sizes(w)
+        return ev, rp, w
+
+    def _sizes_for(self, need: diffrate.WindowSizes) -> diffrate.WindowSizes:
         caps = self.caps or (1 << 30,) * 5
         table = (1 << 30, 1 << 30, self.bounds["n_ph"] + 1, 1 << 30, self.bounds["n_el"] + 1)
         # a capped axis always uses its cap, so an event's step depends only on the event
@@ -311,30 +313,64 @@ class SourceRateModel:
             )
         )
 
+    def window_sizes(self, theta: dict[str, Any], events) -> diffrate.WindowSizes:
+        """Static window lengths for these events (with this model's margin, capped)."""
+        _, _, w = self._windows(theta, events)
+        return self._sizes_for(diffrate.window_sizes(w))
+
+    def plan(self, theta: dict[str, Any], events, n_buckets: int = 4) -> EventPlan:
+        """Group events by the length of their photon window, each group with its own static
+        window lengths, so a few wide events do not pad everyone (results are unchanged:
+        windows are masked per event)."""
+        _, _, w = self._windows(theta, events)
+        need_ph = np.asarray(w.ph[1] - w.ph[0] + 1)
+        order = np.argsort(need_ph, kind="stable")
+        groups = [g for g in np.array_split(order, max(1, min(n_buckets, len(order)))) if g.size]
+        out = []
+        for g in groups:
+            sub = diffrate.Windows(*((np.asarray(a)[g], np.asarray(b)[g]) for a, b in w))
+            out.append((np.sort(g), self._sizes_for(diffrate.window_sizes(sub))))
+        return EventPlan(tuple(out), len(order))
+
     def _lf_size(self) -> int:
         b = self.bounds
         return int(2 * max(b.values()) + 10)
 
     def log_density(
-        self, theta: dict[str, Any], events, sizes: diffrate.WindowSizes, batch_size: int = 256
+        self,
+        theta: dict[str, Any],
+        events,
+        sizes: diffrate.WindowSizes | EventPlan,
+        batch_size: int = 64,
     ) -> Array:
-        """log f(s1, s2 | position) per event [log(1/phd^2)]."""
-        rp, *_ = self._resolve(theta)
-        ev = self.event_inputs(theta, events)
-        win = diffrate.event_windows(
-            ev,
-            rp.double_pe_fraction,
-            rp.pe_resolution,
-            rp.s1_divisor,
-            rp.se_width,
-            self.n_sigma,
-            (self.bounds["n_ph"] + 1, self.bounds["n_el"] + 1),
-        )
+        """log f(s1, s2 | position) per event [log(1/phd^2)].
+
+        ``sizes``: static window lengths for all events (:meth:`window_sizes`) or an
+        :class:`EventPlan` (:meth:`plan`) that groups events by window length.
+        """
+        ev, rp, win = self._windows(theta, events)
         table = self.joint_table(theta, self.bounds["n_ph"], self.bounds["n_el"])
         lf = self._lf(self._lf_size())
-        return diffrate.log_diff_rate(
-            ev, win, table, rp, self.detector.s1_coincidence, lf, sizes, batch_size
-        )
+
+        def run(e, w, s):
+            return diffrate.log_diff_rate(
+                e, w, table, rp, self.detector.s1_coincidence, lf, s, batch_size
+            )
+
+        if isinstance(sizes, diffrate.WindowSizes):
+            return run(ev, win, sizes)
+        out = jnp.zeros(sizes.n_events)
+        for idx, s in sizes.groups:
+            pick = jax.tree_util.tree_map(lambda a, idx=idx: a[idx], (ev, win))
+            out = out.at[idx].set(run(*pick, s))
+        return out
+
+
+class EventPlan(NamedTuple):
+    """Events grouped by window length: ((indices, WindowSizes), ...) and the event count."""
+
+    groups: tuple
+    n_events: int
 
 
 def _thinning_upper(k: float, p: float, n_sigma: float) -> float:
