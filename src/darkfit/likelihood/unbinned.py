@@ -108,6 +108,10 @@ class UnbinnedLikelihood:
         exposure_tonne_year: fiducial exposure [tonne year].
         constraints: optional {parameter: Constraint}.
         n_sigma: hidden-variable window half-width [standard deviations].
+        event_groups: number of groups of events with their own static window lengths; more
+            groups cost one compilation each and pay off for large event counts (10^4 events,
+            flamedisx preset: 4 groups, 8.6 s instead of 10.7 s per value+gradient, first call
+            32 s instead of 23 s).
     """
 
     detector: Detector
@@ -116,6 +120,7 @@ class UnbinnedLikelihood:
     exposure_tonne_year: float
     constraints: Mapping[str, Constraint] = field(default_factory=dict)
     n_sigma: float = 7.0
+    event_groups: int = 1
     models: dict = field(init=False)
     sizes: dict = field(init=False)
     data: dict = field(init=False)
@@ -134,7 +139,10 @@ class UnbinnedLikelihood:
         }
         object.__setattr__(self, "models", models)
         defaults = self.defaults()
-        sizes = {n: m.plan(defaults, df) if len(df) else None for n, m in models.items()}
+        sizes = {
+            n: m.plan(defaults, df, self.event_groups) if len(df) else None
+            for n, m in models.items()
+        }
         object.__setattr__(self, "sizes", sizes)
         object.__setattr__(self, "data", {c: np.asarray(df[c], dtype=float) for c in EVENT_COLUMNS})
         for k in self.constraints:
