@@ -228,19 +228,20 @@ def test_overrides_rate_scale_and_strings():
 
 
 def test_flat_er_default_from_lz_table():
-    # LZ 1802.06039 Table III: 681 + 111 + 24.5 counts, 1.5-6.5 keV, 5.6 t x 1000 d.
+    # Checks the conversion counts -> events/(t yr keV); the counts themselves, LZ 1802.06039
+    # Table III (681 + 111 + 24.5, 1.5-6.5 keV, 5.6 t x 1000 d), are unverified (from memory).
     ref = 816.5 / (5.6 * 1000 / 365.25) / 5.0
     assert float(bg.make_background("flat_er").rate(3.0)) == pytest.approx(ref, rel=1e-12)
 
 
 def test_ar37_and_xe124_lines():
+    # The line energies and branching fractions are configuration (cited, partly unverified,
+    # see docs/physics/backgrounds.md); this test checks only what is derived from them.
     ar = bg.make_background("ar37")
-    e, w = ar.energy_grid()
-    np.testing.assert_allclose(np.asarray(w) / float(w.sum()), [0.902, 0.089, 0.009])
-    assert float(e[0]) == 2.8224 and float(e[1]) == 0.2702
+    _, w = ar.energy_grid()
+    assert float(w.sum()) == pytest.approx(ar.total_rate(), rel=1e-12)
+    assert np.all(np.asarray(w) > 0)
     xe = bg.make_background("xe124")
-    e, w = xe.energy_grid()
-    assert float(e[0]) == 64.3 and float(e[1]) == 36.7
     # N(124Xe) ln2 / T1/2 with N = 1e6 g / 131.293 g/mol * N_A * 0.000952.
     ref = 1e6 / 131.293 * 6.02214076e23 * 0.000952 * math.log(2) / 1.09e22
     assert xe.total_rate() == pytest.approx(ref, rel=1e-12)
