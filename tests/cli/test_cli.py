@@ -155,3 +155,74 @@ def test_events_reader_errors(tmp_path):
         read_events(p)
     with pytest.raises(DarkfitInputError, match="parquet"):
         read_events(tmp_path / "e.txt")
+
+
+@pytest.fixture(scope="module")
+def fd_events_file(tmp_path_factory):
+    from darkfit.detector import load_detector
+    from darkfit.model.simulate import simulate
+    from darkfit.model.sources import parse_source
+
+    det = load_detector("flamedisx")
+    df = simulate(det, [parse_source("flat_er")], 2.0, seed=5)
+    path = tmp_path_factory.mktemp("ev") / "ev.parquet"
+    df[df.in_roi].reset_index(drop=True).iloc[:60].to_parquet(path)
+    return path
+
+
+def test_diffrate_writes_rates(monkeypatch, capsys, tmp_path, fd_events_file):
+    out = tmp_path / "rates.parquet"
+    code, _, err = run(
+        monkeypatch,
+        capsys,
+        "diffrate",
+        str(fd_events_file),
+        "--detector",
+        "flamedisx",
+        "-s",
+        "flat_er",
+        "--exposure",
+        "0.01",
+        "-o",
+        str(out),
+    )
+    assert code == 0, err
+    df = pd.read_parquet(out)
+    assert len(df) == len(pd.read_parquet(fd_events_file)) == 60
+    assert np.all(np.isfinite(df["log_rate_flat_er"]))
+
+
+def test_fit_json_and_bad_parameter(monkeypatch, capsys, fd_events_file):
+    code, out, err = run(
+        monkeypatch,
+        capsys,
+        "fit",
+        str(fd_events_file),
+        "--detector",
+        "flamedisx",
+        "-s",
+        "flat_er",
+        "--free",
+        "flat_er_rate",
+        "--exposure",
+        "0.01",
+        "--json",
+    )
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["valid"] and res["values"]["flat_er_rate"] > 0 and res["errors"]["flat_er_rate"] > 0
+    code, _, err = run(
+        monkeypatch,
+        capsys,
+        "fit",
+        str(fd_events_file),
+        "--detector",
+        "flamedisx",
+        "-s",
+        "flat_er",
+        "--free",
+        "nosuch",
+        "--exposure",
+        "0.01",
+    )
+    assert code == 2 and "nosuch" in err and len(err.strip().splitlines()) == 1
