@@ -13,6 +13,7 @@ with the JAX gradient, for cross-checks.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -66,18 +67,45 @@ def _check(start: Mapping[str, float], free: Sequence[str], bounds: Mapping[str,
             raise bad_value(f"start value of {name}", start[name], f"a value in [{lo}, {hi}]")
 
 
+def _edm(g, h, x, lo, hi) -> float:
+    """Estimated distance to minimum g^T H^-1 g / 2, ignoring gradients pushing into a bound."""
+    at_bound = ((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0))
+    gi = np.where(at_bound, 0.0, g)
+    try:
+        return 0.5 * float(gi @ np.linalg.solve(h, gi))
+    except np.linalg.LinAlgError:
+        return np.inf
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(nll: Callable, free: tuple[str, ...], fixed_names: tuple[str, ...]):
+    """Jitted value+gradient and Hessian of ``nll`` in the free parameters, cached so repeated
+    fits (toys: same ``nll``, other ``args``) compile once."""
+
+    def f(x, fixed, *args):
+        return nll(
+            {**dict(zip(fixed_names, fixed, strict=True)), **dict(zip(free, x, strict=True))}, *args
+        )
+
+    return jax.jit(jax.value_and_grad(f)), jax.jit(jax.hessian(f))
+
+
 def fit(
-    nll: Callable[[dict], jax.Array],
+    nll: Callable[..., jax.Array],
     start: Mapping[str, float],
     free: Sequence[str],
     bounds: Mapping[str, tuple[float, float]] | None = None,
     *,
+    args: tuple = (),
     tol: float = 1e-6,
     max_iter: int = 100,
 ) -> FitResult:
-    """Minimise ``nll`` over ``free`` starting at ``start`` (a dict of all parameters).
+    """Minimise ``nll(theta, *args)`` over ``free`` starting at ``start`` (a dict of all
+    parameters); ``args`` are extra arrays (e.g. a toy dataset) passed through unchanged.
 
-    ``bounds`` maps parameter names to (low, high); missing means unbounded.
+    ``bounds`` maps parameter names to (low, high); missing means unbounded. Compiled functions
+    are cached per (``nll``, free names, fixed names): fits of many datasets passed as ``args``
+    with the same shapes compile once.
     """
     bounds = dict(bounds or {})
     _check(start, free, bounds)
@@ -85,17 +113,21 @@ def fit(
     fixed = {k: float(v) for k, v in start.items() if k not in free}
     lo = np.array([bounds.get(k, (-np.inf, np.inf))[0] for k in free], dtype=float)
     hi = np.array([bounds.get(k, (-np.inf, np.inf))[1] for k in free], dtype=float)
+    names = tuple(fixed)
+    vg_c, hess_c = _compiled(nll, free, names)
+    fixed_vals = np.array([fixed[k] for k in names], dtype=float)
 
-    def f(x):
-        return nll({**fixed, **dict(zip(free, x, strict=True))})
+    def vg(x):
+        return vg_c(x, fixed_vals, *args)
 
-    vg = jax.jit(jax.value_and_grad(f))
-    hess = jax.jit(jax.hessian(f))
+    def hess(x):
+        return hess_c(x, fixed_vals, *args)
+
     x = np.array([float(start[k]) for k in free])
     val, g = (np.asarray(a) for a in vg(x))
     lam, edm, message, it = 1e-3, np.inf, "max_iter reached", 0
+    h = np.asarray(hess(x))
     for it in range(1, max_iter + 1):  # noqa: B007  (it is reported in the result)
-        h = np.asarray(hess(x))
         diag = np.maximum(np.abs(np.diag(h)), 1e-12)
         while True:
             try:
@@ -114,16 +146,11 @@ def fit(
         if lam > 1e12:
             break
         x, val, g = x_new, v_new, g_new
-        at_bound = ((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0))
-        gi = np.where(at_bound, 0.0, g)
-        try:
-            edm = 0.5 * float(gi @ np.linalg.solve(np.asarray(hess(x)), gi))
-        except np.linalg.LinAlgError:
-            edm = np.inf
+        h = np.asarray(hess(x))  # for the EDM here, the next step and the errors
+        edm = _edm(g, h, x, lo, hi)
         if 0 <= edm < tol:
             message = "converged"
             break
-    h = np.asarray(hess(x))
     try:
         cov = np.linalg.inv(h)
         pos_def = bool(np.all(np.linalg.eigvalsh(0.5 * (h + h.T)) > 0))
@@ -147,30 +174,39 @@ def fit(
 
 
 def fit_minuit(
-    nll: Callable[[dict], jax.Array],
+    nll: Callable[..., jax.Array],
     start: Mapping[str, float],
     free: Sequence[str],
     bounds: Mapping[str, tuple[float, float]] | None = None,
     *,
+    args: tuple = (),
     minos: bool = False,
 ) -> FitResult:
-    """The same fit through iminuit MIGRAD + HESSE (+ MINOS), with the JAX gradient."""
+    """The same fit through iminuit MIGRAD + HESSE (+ MINOS), with the JAX gradient (compiled
+    functions shared with :func:`fit`)."""
     from iminuit import Minuit
 
     bounds = dict(bounds or {})
     _check(start, free, bounds)
     free = tuple(free)
     fixed = {k: float(v) for k, v in start.items() if k not in free}
+    names = tuple(fixed)
+    vg_c, _ = _compiled(nll, free, names)
+    fixed_vals = np.array([fixed[k] for k in names], dtype=float)
+    cache: dict = {}
 
-    def f(x):
-        return nll({**fixed, **dict(zip(free, x, strict=True))})
+    def vg(x):
+        key = tuple(np.asarray(x, dtype=float))
+        if key not in cache:  # MIGRAD asks for the value and the gradient at the same points
+            cache.clear()
+            v, g = vg_c(jnp.asarray(x, dtype=float), fixed_vals, *args)
+            cache[key] = (float(v), np.asarray(g))
+        return cache[key]
 
-    vg = jax.jit(jax.value_and_grad(f))
-    fcn = jax.jit(f)
     m = Minuit(
-        lambda x: float(fcn(jnp.asarray(x))),
+        lambda x: vg(x)[0],
         np.array([start[k] for k in free]),
-        grad=lambda x: np.asarray(vg(jnp.asarray(x))[1]),
+        grad=lambda x: vg(x)[1],
         name=free,
     )
     m.errordef = Minuit.LIKELIHOOD
@@ -222,8 +258,22 @@ def fit_likelihood(likelihood, free: Sequence[str], start=None, bounds=None, **k
     b = {**default_bounds(likelihood.defaults()), **(bounds or {})}
     start_free = {k: theta0[k] for k in free}
     fixed = {k: v for k, v in (start or {}).items() if k not in free}
+    start = {**fixed, **start_free}
+    from darkfit.likelihood.frozen import FrozenS1Likelihood, can_freeze
 
-    def nll(theta):
-        return -likelihood.log_likelihood(theta)
+    if not (hasattr(likelihood, "models") and can_freeze(likelihood, free)):
+        return fit(lambda theta: -likelihood.log_likelihood(theta), start, free, b, **kw)
+    # rates and S2-side parameters only: evaluate the S1 side once, re-centre if the fit
+    # walks out of the frozen electron grids (tests/inference/test_fit.py)
+    for _ in range(MAX_REFREEZE):
+        frozen = FrozenS1Likelihood(likelihood, theta0)
+        res = fit(lambda theta, f=frozen: -f.log_likelihood(theta), start, free, b, **kw)
+        if frozen.covers(res.values):
+            return res
+        theta0 = {**theta0, **{k: res.values[k] for k in free}}
+        start = {**start, **{k: res.values[k] for k in free}}
+    return res
 
-    return fit(nll, {**fixed, **start_free}, free, b, **kw)
+
+#: Re-centrings of the frozen S1 side before a fit gives up on covering its minimum.
+MAX_REFREEZE = 4

@@ -31,6 +31,22 @@ def log_binom_pmf(k: Array, n: Array, p: Array, lf: Array) -> Array:
     return jnp.where(valid, out, -jnp.inf)
 
 
+def log_binom_matrix(n: Array, k: Array, p: Array, lf: Array) -> Array:
+    """log Binomial(k_j | n_i, p) for all pairs, shape (len(n), len(k)); -inf outside support.
+
+    Uses log C(n, k) p^k q^(n-k) = [lf(n) + n log q] + [-lf(k) + k log(p/q)] - lf(n - k): only
+    the last term is two-dimensional, so each element costs one table gather instead of three.
+    ``n`` and ``k`` are 1-D float arrays of non-negative integers; 0 < p < 1.
+    """
+    log_q = jnp.log1p(-p)
+    row = lf[n.astype(jnp.int32)] + n * log_q
+    col = -lf[k.astype(jnp.int32)] + k * (jnp.log(p) - log_q)
+    nk = n[:, None] - k[None, :]
+    return jnp.where(
+        nk >= 0, row[:, None] + col[None, :] - lf[jnp.maximum(nk, 0.0).astype(jnp.int32)], -jnp.inf
+    )
+
+
 def log_beta_binom_pmf(k: Array, n: Array, a: Array, b: Array, lf: Array) -> Array:
     """log BetaBinomial(k | n, a, b); -inf outside 0 <= k <= n."""
     valid = (k >= 0) & (k <= n)

@@ -26,7 +26,7 @@ from jax import Array
 from jax.scipy.special import betainc
 from jax.scipy.stats import norm
 
-from darkfit.model._counting import log_binom_pmf
+from darkfit.model._counting import log_binom_matrix, log_binom_pmf
 
 
 def _cdf_window(lo: Array, hi: Array, mean: Array, sd: Array) -> Array:
@@ -50,7 +50,7 @@ def s1_acceptance(
     )
     t1 = jnp.where(ndet >= coincidence, dpe @ window, 0.0)
     nph = jnp.arange(n_ph_max + 1, dtype=jnp.float64)
-    det = jnp.exp(log_binom_pmf(ndet[None, :], nph[:, None], eff, lf))
+    det = jnp.exp(log_binom_matrix(nph, ndet, eff, lf))
     return det @ t1
 
 
@@ -103,7 +103,7 @@ def s2_acceptance(
     below = jnp.where(
         k == 0, float(s2_min > 0), norm.cdf((s2_min - k_safe * gain) / (w * jnp.sqrt(k_safe)))
     )
-    low = jnp.exp(log_binom_pmf(k[None, :], nel[:, None], survival, lf)) @ below
+    low = jnp.exp(log_binom_matrix(nel, k, survival, lf)) @ below
     # upper threshold
     c = s2_max / gain
     n_u = jax.lax.stop_gradient(
@@ -116,7 +116,7 @@ def s2_acceptance(
         betainc(n_u, jnp.maximum(nel - n_u + 1.0, 1.0), survival),
         0.0,
     )
-    high = tail - jnp.exp(log_binom_pmf(ku[None, :], nel[:, None], survival, lf)) @ inside
+    high = tail - jnp.exp(log_binom_matrix(nel, ku, survival, lf)) @ inside
     return 1.0 - low - high
 
 

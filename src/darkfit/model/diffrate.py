@@ -34,7 +34,7 @@ import numpy as np
 from jax import Array
 from jax.scipy.stats import norm
 
-from darkfit.model._counting import log_binom_pmf
+from darkfit.model._counting import log_binom_matrix, log_binom_pmf
 
 #: Default half-width of hidden-variable windows, in standard deviations.
 N_SIGMA = 7.0
@@ -147,20 +147,23 @@ def _grid(lohi, size):
     return n, n <= hi, h
 
 
-def _event_log_rate(
+def event_s1_side(
     ev: EventInputs,
     win: Windows,
-    table: Array,
+    table_t: Array,
     dpe: Array,
     pe_res: Array,
     s1_divisor: Array,
-    se_width: Array,
     coincidence: Array,
     lf: Array,
     sizes: WindowSizes,
-) -> Array:
-    """log f(s1, s2) for ONE event (scalars in ``ev``/``win``); vmapped by the caller."""
-    # --- S1 side: D(n_det) from the photoelectron sum, then A(Nph) from photon detection
+) -> tuple[Array, Array]:
+    """The S1 factor contracted with the quanta table, for ONE event, on its Ne grid.
+
+    Returns (c, log_scale) with c_j exp(log_scale) = sum_Nph A(s1 | Nph) P(Nph, Ne_j) h_j for
+    the event's electron grid Ne_j (step h_j); ``table_t`` is P(Ne, Nph).
+    """
+    # --- D(n_det) from the photoelectron sum
     x1 = ev.s1 * s1_divisor
     npe, m_pe, h_pe = _grid(win.pe, sizes.n_pe)
     npe_safe = jnp.maximum(npe, 1.0)
@@ -171,34 +174,55 @@ def _event_log_rate(
     log_dpe = log_binom_pmf(npe[None, :] - ndet[:, None], ndet[:, None], dpe, lf)
     log_d = jax.nn.logsumexp(log_dpe + log_n1[None, :], axis=1) + jnp.log(h_det)
     log_d = jnp.where(m_det, log_d, -jnp.inf)
-    nph, m_ph, h_ph = _grid(win.ph, sizes.n_ph)
-    log_det = log_binom_pmf(ndet[None, :], nph[:, None], ev.photon_eff, lf)
     d_max = jax.lax.stop_gradient(jnp.max(jnp.where(jnp.isfinite(log_d), log_d, -1e300)))
-    a = jnp.exp(log_det) @ jnp.exp(log_d - d_max)
-    a = jnp.where(m_ph, a * h_ph, 0.0)
-    # --- S2 side: B(Ne) from extraction and S2 gain smearing
+    # --- A(Nph) = sum_ndet Binom(ndet | Nph, eps) D(ndet), exactly, on every integer Nph of the
+    # window.
+    lo, hi = win.ph
+    n_tab = table_t.shape[1]
+    i0 = jnp.minimum(lo, n_tab - sizes.n_ph)
+    nph = i0 + jnp.arange(sizes.n_ph, dtype=jnp.float64)
+    m_ph = (nph >= lo) & (nph <= hi)
+    log_det = log_binom_matrix(nph, ndet, ev.photon_eff, lf)
+    a = jnp.where(m_ph, jnp.exp(log_det) @ jnp.exp(log_d - d_max), 0.0)
+    # --- contract with row slices of the table, P(Ne_j, i0 .. i0 + n_ph)
+    nel, m_el, h_el = _grid(win.el, sizes.n_el)
+    m_el = m_el & (nel < table_t.shape[0])
+    rows = jnp.minimum(nel, table_t.shape[0] - 1).astype(jnp.int32)
+    start = i0.astype(jnp.int32)
+    block = jax.vmap(lambda j: jax.lax.dynamic_slice(table_t, (j, start), (1, sizes.n_ph))[0])(rows)
+    return jnp.where(m_el, (block @ a) * h_el, 0.0), d_max
+
+
+def event_s2_side(
+    ev: EventInputs, win: Windows, se_width: Array, lf: Array, sizes: WindowSizes
+) -> tuple[Array, Array]:
+    """B(s2 | Ne_j) for ONE event on its Ne grid: returns (b, log_scale)."""
     next_, m_ext, h_ext = _grid(win.ext, sizes.n_ext)
     next_safe = jnp.maximum(next_, 1.0)
     log_e = norm.logpdf(ev.s2, next_safe * ev.s2_gain, se_width * jnp.sqrt(next_safe))
     log_e = jnp.where(m_ext & (next_ >= 1), log_e + jnp.log(h_ext), -jnp.inf)
-    nel, m_el, h_el = _grid(win.el, sizes.n_el)
-    log_surv = log_binom_pmf(next_[None, :], nel[:, None], ev.electron_survival, lf)
+    nel, _, _ = _grid(win.el, sizes.n_el)
+    log_surv = log_binom_matrix(nel, next_, ev.electron_survival, lf)
     e_max = jax.lax.stop_gradient(jnp.max(jnp.where(jnp.isfinite(log_e), log_e, -1e300)))
-    b = jnp.exp(log_surv) @ jnp.exp(log_e - e_max)
-    b = jnp.where(m_el, b * h_el, 0.0)
-    # --- combine with the source's joint quanta table (gathered, not recomputed)
-    i = nph.astype(jnp.int32)
-    j = nel.astype(jnp.int32)
-    inside = (i[:, None] < table.shape[0]) & (j[None, :] < table.shape[1])
-    block = jnp.where(
-        inside,
-        table[
-            jnp.minimum(i, table.shape[0] - 1)[:, None], jnp.minimum(j, table.shape[1] - 1)[None, :]
-        ],
-        0.0,
-    )
-    total = a @ block @ b
-    return jnp.log(total) + d_max + e_max
+    return jnp.exp(log_surv) @ jnp.exp(log_e - e_max), e_max
+
+
+def _event_log_rate(
+    ev: EventInputs,
+    win: Windows,
+    table_t: Array,
+    dpe: Array,
+    pe_res: Array,
+    s1_divisor: Array,
+    se_width: Array,
+    coincidence: Array,
+    lf: Array,
+    sizes: WindowSizes,
+) -> Array:
+    """log f(s1, s2) for ONE event (scalars in ``ev``/``win``); vmapped by the caller."""
+    c, d_max = event_s1_side(ev, win, table_t, dpe, pe_res, s1_divisor, coincidence, lf, sizes)
+    b, e_max = event_s2_side(ev, win, se_width, lf, sizes)
+    return jnp.log(c @ b) + d_max + e_max
 
 
 def log_diff_rate(
@@ -213,8 +237,8 @@ def log_diff_rate(
 ) -> Array:
     """log f(s1, s2) for all events [log(1/phd^2)], processed in batches of ``batch_size``.
 
-    ``table`` is the source's joint quanta table P(Nph, Ne); hidden counts beyond it have
-    probability zero. ``lf`` must cover the largest count of any window.
+    ``table`` is the source's joint quanta table transposed, P(Ne, Nph); hidden counts beyond
+    it have probability zero. ``lf`` must cover the largest count of any window.
     """
 
     def one(e, w):
@@ -232,3 +256,28 @@ def log_diff_rate(
         )
 
     return jax.lax.map(lambda args: one(*args), (ev, win), batch_size=batch_size)
+
+
+def s1_side(ev, win, table_t, rp, coincidence, lf, sizes, batch_size=64):
+    """:func:`event_s1_side` for all events: (c of shape (n, n_el), log_scale of shape (n,))."""
+
+    def one(args):
+        e, w = args
+        return event_s1_side(
+            e,
+            w,
+            table_t,
+            rp.double_pe_fraction,
+            rp.pe_resolution,
+            rp.s1_divisor,
+            jnp.float64(coincidence),
+            lf,
+            sizes,
+        )
+
+    return jax.lax.map(one, (ev, win), batch_size=batch_size)
+
+
+def s2_side(ev, win, se_width, lf, sizes, batch_size=64):
+    """:func:`event_s2_side` for all events: (b of shape (n, n_el), log_scale of shape (n,))."""
+    return jax.vmap(lambda e, w: event_s2_side(e, w, se_width, lf, sizes))(ev, win)

@@ -1,0 +1,132 @@
+"""Fits of S2-side parameters with the S1 side and the quanta table evaluated once.
+
+The per-event rate is f = sum_Ne c(Ne) B(s2 | Ne) with c(Ne) = sum_Nph A(s1 | Nph) P(Nph, Ne)
+(:mod:`darkfit.model.diffrate`). When no parameter of the S1 response (g1, double-PE fraction,
+PE resolution) nor of the quanta table (yields, field, density) is free, c is a constant of the
+fit: :func:`freeze` computes it once per event, on an electron grid wide enough for the S2-side
+parameters (g2, extraction efficiency, single-electron width, electron lifetime) to move by the
+model's ``margin`` in the gain and in the survival (with twice the points of the stepped grid,
+so the step is no coarser than the full computation's), and :func:`log_density` then costs only the
+S2 factor. The same holds for mu: sum_Nph Acc1(Nph) P(Nph, Ne) is frozen and only Acc2(Ne) is
+recomputed. Results equal the full computation to the window truncation tolerance (the grids
+differ only in where they are cut; tests/model/test_frozen_s1.py), and :func:`covers` tells
+whether a parameter point is still inside the frozen electron grid (re-freeze there if not).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+
+from darkfit.model import diffrate
+from darkfit.model.rate_model import EventPlan, SourceRateModel
+
+#: Parameters of the S1 response (the frozen part also depends on the quanta-table parameters).
+S1_PARAMETERS = ("g1", "double_pe_fraction", "pe_resolution")
+
+
+class FrozenS1(NamedTuple):
+    """Per group of events: (indices, c (n, n_el), log_scale (n,), el_lo, el_hi, sizes)."""
+
+    groups: tuple
+    n_events: int
+    s1_table: Array
+
+
+def can_freeze(model: SourceRateModel, free) -> bool:
+    """True if none of ``free`` changes the S1 side or the quanta table of ``model``."""
+    fixed_names = set(S1_PARAMETERS) | set(model.table_parameter_names())
+    return not (set(free) & fixed_names)
+
+
+def _frozen_inputs(model: SourceRateModel, theta0: dict[str, Any], events):
+    """(EventInputs, ResponseParams, Windows) at ``theta0`` with electron windows covering
+    the S2 gain and the electron survival each within [1/margin, margin] of ``theta0``."""
+    ev, rp, w = model._windows(theta0, events)
+    lo, hi = w.el
+    m = model.margin
+    for fg, fs in [(fg, fs) for fg in (1 / m, 1, m) for fs in (1 / m, 1, m) if (fg, fs) != (1, 1)]:
+        ev_f = ev._replace(
+            s2_gain=ev.s2_gain * fg,
+            electron_survival=jnp.minimum(ev.electron_survival * fs, 1.0 - 1e-9),
+        )
+        wf = diffrate.event_windows(
+            ev_f,
+            rp.double_pe_fraction,
+            rp.pe_resolution,
+            rp.s1_divisor,
+            rp.se_width,
+            model.n_sigma,
+            (model.bounds["n_ph"] + 1, model.bounds["n_el"] + 1),
+        )
+        lo, hi = jnp.minimum(lo, wf.el[0]), jnp.maximum(hi, wf.el[1])
+    return ev, rp, w._replace(el=(lo, hi))
+
+
+def freeze(
+    model: SourceRateModel,
+    theta0: dict[str, Any],
+    events,
+    plan: EventPlan | diffrate.WindowSizes,
+    batch_size: int = 64,
+) -> FrozenS1:
+    """Evaluate the S1 side of every event (and of mu) once, at ``theta0``."""
+    if isinstance(plan, diffrate.WindowSizes):
+        plan = EventPlan(((np.arange(len(events["s1"])), plan),), len(events["s1"]))
+    theta0 = dict(theta0)
+    caps = model.caps or diffrate.WindowSizes(*(1 << 30,) * 5)
+    n_el_cap = min(2 * caps.n_el, model.bounds["n_el"] + 1)
+    cols = ("s1", "s2", "r", "z", "drift_time")
+    data = {c: np.asarray(events[c], dtype=float) for c in cols}
+    ev, rp, win = jax.jit(lambda th, d: _frozen_inputs(model, th, d))(theta0, data)
+    table_t = model.quanta_table(theta0, transposed=True)
+    lf = model._lf(model._lf_size())
+    groups = []
+    for idx, sizes in plan.groups:
+        if sizes.n_el == caps.n_el:  # a wider electron grid, so the step stays as fine
+            sizes = sizes._replace(n_el=n_el_cap)
+        e, w = jax.tree_util.tree_map(lambda a, idx=idx: a[idx], (ev, win))
+        run = jax.jit(
+            lambda e, w, sizes=sizes: diffrate.s1_side(
+                e, w, table_t, rp, model.detector.s1_coincidence, lf, sizes, batch_size
+            )
+        )
+        c, scale = run(e, w)
+        groups.append((idx, c, scale, w.el[0], w.el[1], sizes))
+    s1_table = jax.jit(model.s1_table)(theta0)
+    return FrozenS1(tuple(groups), plan.n_events, s1_table)
+
+
+def log_density(model: SourceRateModel, theta: dict[str, Any], events, frozen: FrozenS1) -> Array:
+    """log f(s1, s2 | position) per event at ``theta`` (S2-side parameters only)."""
+    ev, rp, win = model._windows(theta, events)
+    lf = model._lf(model._lf_size())
+    out = jnp.zeros(frozen.n_events)
+    for idx, c, scale, el_lo, el_hi, sizes in frozen.groups:
+        e, w = jax.tree_util.tree_map(lambda a, idx=idx: a[idx], (ev, win))
+        w = w._replace(el=(el_lo, el_hi))
+        b, e_max = diffrate.s2_side(e, w, rp.se_width, lf, sizes)
+        out = out.at[idx].set(jnp.log(jnp.sum(c * b, axis=1)) + scale + e_max)
+    return out
+
+
+def roi_fraction(model: SourceRateModel, theta: dict[str, Any], frozen: FrozenS1) -> Array:
+    """P(ROI) at ``theta`` from the frozen S1 x table factor."""
+    return model.roi_fraction(theta, s1_table=frozen.s1_table)
+
+
+def covers(model: SourceRateModel, theta: dict[str, Any], events, frozen: FrozenS1) -> bool:
+    """True if every event's electron window at ``theta`` lies inside its frozen grid."""
+    _, _, win = model._windows(theta, events)
+    lo, hi = (np.asarray(a) for a in win.el)
+    ok = True
+    for idx, _, _, el_lo, el_hi, _ in frozen.groups:
+        ok &= bool(np.all(lo[idx] >= np.asarray(el_lo)) and np.all(hi[idx] <= np.asarray(el_hi)))
+    return ok
+
+
+__all__ = ["S1_PARAMETERS", "FrozenS1", "can_freeze", "covers", "freeze", "log_density"]
