@@ -21,6 +21,7 @@ from jax import Array
 
 from darkfit._errors import DarkfitInputError
 from darkfit.likelihood.unbinned import EVENT_COLUMNS, UnbinnedLikelihood, check_events
+from darkfit.model import frozen_s1
 
 
 @dataclass(frozen=True, eq=False)
@@ -31,6 +32,7 @@ class PaddedLikelihood:
     likelihood: UnbinnedLikelihood
     n_max: int
     sizes: dict = field(init=False)
+    _jit: dict = field(init=False, default_factory=dict)
 
     def __post_init__(self):
         lik = self.likelihood
@@ -80,6 +82,45 @@ class PaddedLikelihood:
         for k, c in lik.constraints.items():
             ll = ll - c.nll(theta.get(k, lik.defaults()[k]))
         return ll
+
+    def s1_states(self, theta0: Mapping[str, Any], data: dict) -> dict:
+        """Every source's S1 state of a padded dataset at ``theta0`` (one compilation)."""
+        lik = self.likelihood
+        th = {k: float(v) for k, v in {**lik.defaults(), **theta0}.items()}
+        if "states" not in self._jit:
+            self._jit["states"] = jax.jit(
+                lambda th, d: {
+                    n: frozen_s1.s1_state(m, lik._shape_theta(th, m), d, self.sizes[n])
+                    for n, m in lik.models.items()
+                }
+            )
+        return self._jit["states"](th, data)
+
+    def nll_s1_frozen(self, theta: Mapping[str, Any], data: dict, mask: Array, states) -> Array:
+        """-ln L with the S1 side taken from ``states`` (:meth:`s1_states`): rates, S2-side and
+        quanta-table (yield) parameters may float, S1-response parameters may not."""
+        lik = self.likelihood
+        fv = lik.detector.fiducial
+        vol = np.pi * fv.r_max_cm**2 * (fv.z_max_cm - fv.z_min_cm)  # [cm^3]
+        ll, cols = 0.0, []
+        for s in lik.sources:
+            m = lik.models[s.name]
+            shape = {
+                k: v
+                for k, v in lik._shape_theta(theta, m).items()
+                if k not in frozen_s1.S1_PARAMETERS
+            }
+            lam = theta.get(f"{s.name}_rate", 1.0) * m.cells.total * lik.exposure_tonne_year
+            ll = ll - lam * frozen_s1.roi_fraction_from_state(m, shape, states[s.name])
+            logf = frozen_s1.log_density_from_state(
+                m, shape, data, states[s.name], self.sizes[s.name]
+            )
+            cols.append(jnp.log(lam) + logf - np.log(vol))
+        per_event = jax.nn.logsumexp(jnp.stack(cols, axis=1), axis=1)
+        ll = ll + jnp.sum(jnp.where(mask, per_event, 0.0))
+        for k, c in lik.constraints.items():
+            ll = ll - c.nll(theta.get(k, lik.defaults()[k]))
+        return -ll
 
     def nll(self, theta: Mapping[str, Any], data: dict, mask: Array) -> Array:
         """-ln L, the function to pass to ``fit(..., args=(data, mask))``."""

@@ -163,6 +163,25 @@ def event_s1_side(
     Returns (c, log_scale) with c_j exp(log_scale) = sum_Nph A(s1 | Nph) P(Nph, Ne_j) h_j for
     the event's electron grid Ne_j (step h_j); ``table_t`` is P(Ne, Nph).
     """
+    a, i0, d_max = event_s1_factor(
+        ev, win, table_t.shape[1], dpe, pe_res, s1_divisor, coincidence, lf, sizes
+    )
+    return contract_table(table_t, a, i0, win, sizes), d_max
+
+
+def event_s1_factor(
+    ev: EventInputs,
+    win: Windows,
+    n_tab: int,
+    dpe: Array,
+    pe_res: Array,
+    s1_divisor: Array,
+    coincidence: Array,
+    lf: Array,
+    sizes: WindowSizes,
+) -> tuple[Array, Array, Array]:
+    """A(s1 | Nph) exp(-log_scale) for ONE event on Nph = i0 .. i0 + n_ph - 1 (``n_tab``: the
+    quanta table's number of Nph values): returns (a, i0, log_scale)."""
     # --- D(n_det) from the photoelectron sum
     x1 = ev.s1 * s1_divisor
     npe, m_pe, h_pe = _grid(win.pe, sizes.n_pe)
@@ -178,19 +197,23 @@ def event_s1_side(
     # --- A(Nph) = sum_ndet Binom(ndet | Nph, eps) D(ndet), exactly, on every integer Nph of the
     # window.
     lo, hi = win.ph
-    n_tab = table_t.shape[1]
     i0 = jnp.minimum(lo, n_tab - sizes.n_ph)
     nph = i0 + jnp.arange(sizes.n_ph, dtype=jnp.float64)
     m_ph = (nph >= lo) & (nph <= hi)
     log_det = log_binom_matrix(nph, ndet, ev.photon_eff, lf)
     a = jnp.where(m_ph, jnp.exp(log_det) @ jnp.exp(log_d - d_max), 0.0)
-    # --- contract with row slices of the table, P(Ne_j, i0 .. i0 + n_ph)
+    return a, i0, d_max
+
+
+def contract_table(table_t: Array, a: Array, i0: Array, win: Windows, sizes: WindowSizes) -> Array:
+    """c_j = h_j sum_Nph a(Nph) P(Nph, Ne_j) for ONE event: its S1 factor ``a`` on Nph = i0 ..
+    i0 + n_ph - 1 contracted with contiguous row slices of ``table_t`` = P(Ne, Nph)."""
     nel, m_el, h_el = _grid(win.el, sizes.n_el)
     m_el = m_el & (nel < table_t.shape[0])
     rows = jnp.minimum(nel, table_t.shape[0] - 1).astype(jnp.int32)
     start = i0.astype(jnp.int32)
     block = jax.vmap(lambda j: jax.lax.dynamic_slice(table_t, (j, start), (1, sizes.n_ph))[0])(rows)
-    return jnp.where(m_el, (block @ a) * h_el, 0.0), d_max
+    return jnp.where(m_el, (block @ a) * h_el, 0.0)
 
 
 def event_s2_side(

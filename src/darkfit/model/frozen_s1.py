@@ -129,4 +129,86 @@ def covers(model: SourceRateModel, theta: dict[str, Any], events, frozen: Frozen
     return ok
 
 
-__all__ = ["S1_PARAMETERS", "FrozenS1", "can_freeze", "covers", "freeze", "log_density"]
+class S1State(NamedTuple):
+    """Per-event S1 factors A(s1 | Nph) (not yet contracted with the quanta table), so the
+    table's parameters (yields, field) may float; a pytree of arrays, passed to compiled
+    functions as an argument (one compilation for many toy datasets)."""
+
+    a: Array  # (n, n_ph) S1 factor on Nph = i0 .. i0 + n_ph - 1, scaled by exp(-log_scale)
+    i0: Array  # (n,)
+    log_scale: Array  # (n,)
+    el_lo: Array  # (n,) electron grid (covers gain and survival within the margin)
+    el_hi: Array  # (n,)
+    acc1: Array  # (1 or n_nodes, n_ph_table + 1) S1 acceptance for mu
+
+
+def state_sizes(model: SourceRateModel, sizes: diffrate.WindowSizes) -> diffrate.WindowSizes:
+    """Static window lengths of the S1 states: twice the stepped electron points (as freeze)."""
+    caps = model.caps or diffrate.WindowSizes(*(1 << 30,) * 5)
+    if sizes.n_el == caps.n_el:
+        return sizes._replace(n_el=min(2 * caps.n_el, model.bounds["n_el"] + 1))
+    return sizes
+
+
+def s1_state(model: SourceRateModel, theta0: dict[str, Any], data, sizes) -> S1State:
+    """The S1 state of the events ``data`` (dict of arrays) at ``theta0``; pure, jit-able."""
+    sizes = state_sizes(model, sizes)
+    ev, rp, win = _frozen_inputs(model, theta0, data)
+    lf = model._lf(model._lf_size())
+    n_tab = model.bounds["n_ph"] + 1
+
+    def one(args):
+        e, w = args
+        return diffrate.event_s1_factor(
+            e,
+            w,
+            n_tab,
+            rp.double_pe_fraction,
+            rp.pe_resolution,
+            rp.s1_divisor,
+            jnp.float64(model.detector.s1_coincidence),
+            lf,
+            sizes,
+        )
+
+    a, i0, scale = jax.lax.map(one, (ev, win), batch_size=64)
+    return S1State(a, i0, scale, win.el[0], win.el[1], model.s1_acceptance(theta0))
+
+
+def log_density_from_state(
+    model: SourceRateModel, theta: dict[str, Any], data, state: S1State, sizes
+) -> Array:
+    """log f(s1, s2 | position) at ``theta`` (S2-side and quanta-table parameters)."""
+    sizes = state_sizes(model, sizes)
+    ev, rp, win = model._windows(theta, data)
+    win = win._replace(el=(state.el_lo, state.el_hi))
+    table_t = model.quanta_table(theta, transposed=True)
+    lf = model._lf(model._lf_size())
+
+    def one(args):
+        e, w, a, i0 = args
+        c = diffrate.contract_table(table_t, a, i0, w, sizes)
+        b, e_max = diffrate.event_s2_side(e, w, rp.se_width, lf, sizes)
+        return jnp.log(c @ b) + e_max
+
+    out = jax.lax.map(one, (ev, win, state.a, state.i0), batch_size=64)
+    return out + state.log_scale
+
+
+def roi_fraction_from_state(model: SourceRateModel, theta: dict[str, Any], state: S1State) -> Array:
+    """P(ROI) at ``theta`` with the S1 acceptance of the state."""
+    return model.roi_fraction(theta, s1_table=state.acc1 @ model.quanta_table(theta))
+
+
+__all__ = [
+    "S1_PARAMETERS",
+    "FrozenS1",
+    "S1State",
+    "can_freeze",
+    "covers",
+    "freeze",
+    "log_density",
+    "log_density_from_state",
+    "roi_fraction_from_state",
+    "s1_state",
+]
