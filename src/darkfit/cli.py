@@ -311,6 +311,19 @@ def presets(as_json: JsonOpt = False):
     console.print(table)
 
 
+def _register_subcommands() -> None:
+    """``darkfit sensitivity|limit|discovery`` (inference) and ``darkfit ml ...`` (ML)."""
+    from darkfit.inference import cli as inference_cli
+    from darkfit.ml import cli as ml_cli
+
+    for cmd in inference_cli.app.registered_commands:
+        app.registered_commands.append(cmd)
+    app.add_typer(ml_cli.app, name="ml")
+
+
+_register_subcommands()
+
+
 def main() -> None:
     """Entry point: run the app, turning input errors into one line and exit code 2."""
     try:
