@@ -35,3 +35,20 @@ def test_minimum_and_errors_match_closed_form(fd):
 def test_fd_hessian_must_name_free_parameters():
     with pytest.raises(DarkfitInputError, match="fd_hessian"):
         fit(gaussian_nll, {"a": 0.5, "b": 0.0, "c": 25.0}, ["a", "b"], fd_hessian=["c"])
+
+
+def test_minos_of_a_gaussian_is_the_covariance():
+    from darkfit.inference.fit import fit_minuit
+
+    def nll(theta):
+        x = jnp.stack([theta["a"], theta["b"], theta["c"]]) - MEAN
+        return 0.5 * x @ PREC @ x
+
+    res = fit_minuit(nll, {"a": 0.5, "b": 0.0, "c": 25.0}, ["a", "b", "c"], minos=["a", "c"])
+    assert set(res.minos) == {"a", "c"}
+    for k, i in (("a", 0), ("c", 2)):
+        lo, hi = res.minos[k]
+        assert -lo == pytest.approx(np.sqrt(COV[i, i]), rel=1e-3)
+        assert hi == pytest.approx(np.sqrt(COV[i, i]), rel=1e-3)
+    with pytest.raises(DarkfitInputError, match="minos parameter"):
+        fit_minuit(nll, {"a": 0.5, "b": 0.0, "c": 25.0}, ["a", "b"], minos=["c"])

@@ -218,10 +218,11 @@ def fit_minuit(
     bounds: Mapping[str, tuple[float, float]] | None = None,
     *,
     args: tuple = (),
-    minos: bool = False,
+    minos: bool | Sequence[str] = False,
 ) -> FitResult:
     """The same fit through iminuit MIGRAD + HESSE (+ MINOS), with the JAX gradient (compiled
-    functions shared with :func:`fit`)."""
+    functions shared with :func:`fit`). ``minos``: True for every free parameter, or a list of
+    names (MINOS costs tens of gradient calls per parameter and side)."""
     from iminuit import Minuit
 
     bounds = dict(bounds or {})
@@ -255,8 +256,12 @@ def fit_minuit(
     m.hesse()
     me = {}
     if minos:
-        m.minos()
-        me = {k: (float(m.merrors[k].lower), float(m.merrors[k].upper)) for k in free}
+        which = list(free) if minos is True else [str(k) for k in minos]
+        for k in which:
+            if k not in free:
+                raise bad_value("minos parameter", k, f"one of the free parameters {free}")
+        m.minos(*which)
+        me = {k: (float(m.merrors[k].lower), float(m.merrors[k].upper)) for k in which}
     return FitResult(
         {**fixed, **{k: float(m.values[k]) for k in free}},
         {k: float(m.errors[k]) for k in free},
