@@ -34,7 +34,7 @@ from jax.scipy.special import gammaln
 from darkfit._errors import DarkfitInputError, bad_value
 from darkfit.detector import Detector
 from darkfit.events import validate_events
-from darkfit.likelihood.unbinned import Constraint
+from darkfit.likelihood.unbinned import Constraint, SourceParameters
 from darkfit.model.binned import BinnedRateModel, check_edges
 from darkfit.model.rate_model import SourceRateModel
 from darkfit.model.sources import Source
@@ -93,7 +93,7 @@ def histogram_events(
 
 
 @dataclass(frozen=True, eq=False)
-class BinnedLikelihood:
+class BinnedLikelihood(SourceParameters):
     """Binned Poisson likelihood of an events table under several sources.
 
     Args:
@@ -107,7 +107,7 @@ class BinnedLikelihood:
         drift_edges: optional drift-time edges [us] inside the fiducial drift range.
         n_sigma: hidden-variable window half-width of the rate models [standard deviations].
 
-    Attributes (after construction): ``rate_models`` {source: SourceRateModel},
+    Attributes (after construction): ``models`` {source: SourceRateModel},
     ``templates`` {source: BinnedRateModel}, ``counts`` (observed events per bin), and the
     validated edges.
     """
@@ -121,7 +121,7 @@ class BinnedLikelihood:
     constraints: Mapping[str, Constraint] = field(default_factory=dict)
     drift_edges: Sequence[float] | None = None
     n_sigma: float = 7.0
-    rate_models: dict = field(init=False)
+    models: dict = field(init=False)
     templates: dict = field(init=False)
     counts: np.ndarray = field(init=False)
     _fractions: dict = field(init=False, repr=False)
@@ -150,7 +150,7 @@ class BinnedLikelihood:
             ("s2_edges", s2),
             ("drift_edges", t),
             ("counts", counts),
-            ("rate_models", models),
+            ("models", models),
             ("templates", templates),
             ("_fractions", fractions),
         ):
@@ -158,43 +158,10 @@ class BinnedLikelihood:
         for k in self.constraints:
             self._check_name(k)
 
-    # ------------------------------------------------------------------ parameters
-    def parameter_names(self) -> tuple[str, ...]:
-        names = [f"{s.name}_rate" for s in self.sources]
-        for m in self.rate_models.values():
-            names += [k for k in m.parameter_names() if k not in names]
-        return tuple(names)
-
-    def defaults(self) -> dict[str, float]:
-        out = {f"{s.name}_rate": 1.0 for s in self.sources}
-        for m in self.rate_models.values():
-            for k, v in m.defaults().items():
-                out.setdefault(k, v)
-        return out
-
-    def _check_name(self, name: str) -> None:
-        if name not in self.parameter_names():
-            raise bad_value("parameter", name, f"one of {sorted(self.parameter_names())}")
-
-    def check_parameters(self, theta: Mapping[str, Any]) -> None:
-        """One-line error for unknown parameter names or non-finite values (friendly layer)."""
-        for k, v in theta.items():
-            self._check_name(k)
-            if not np.isfinite(float(v)):
-                raise bad_value(f"parameter {k}", v, "a finite number")
-            if k.endswith("_rate") and float(v) < 0:
-                raise bad_value(f"parameter {k}", v, "a rate multiplier >= 0")
-
-    def nll(self, free: Sequence[str]):
-        """Jittable -ln L as a function of a dict of parameters (validated names)."""
-        for k in free:
-            self._check_name(k)
-        return lambda theta: -self.log_likelihood(theta)
-
     # ------------------------------------------------------------------ kernels
     def bin_fractions(self, theta: Mapping[str, Any], name: str) -> Array:
         """P(bin) of source ``name`` at ``theta`` (cached when theta sets no shape parameter)."""
-        m = self.rate_models[name]
+        m = self.models[name]
         shape = {k: v for k, v in theta.items() if k in set(m.parameter_names())}
         if not shape:
             return jnp.asarray(self._fractions[name])
@@ -205,7 +172,7 @@ class BinnedLikelihood:
         out = {}
         for s in self.sources:
             mult = theta.get(f"{s.name}_rate", 1.0)
-            lam = self.rate_models[s.name].cells.total * self.exposure_tonne_year
+            lam = self.models[s.name].cells.total * self.exposure_tonne_year
             out[s.name] = mult * lam * self.bin_fractions(theta, s.name)
         return out
 

@@ -97,8 +97,46 @@ def check_events(events: pd.DataFrame, detector: Detector) -> pd.DataFrame:
     return df
 
 
+class SourceParameters:
+    """Parameter names, defaults and checks shared by the likelihoods built from
+    ``self.sources`` and their rate models ``self.models`` (rate multipliers
+    ``<source>_rate`` first, then every model parameter once)."""
+
+    def parameter_names(self) -> tuple[str, ...]:
+        names = [f"{s.name}_rate" for s in self.sources]
+        for m in self.models.values():
+            names += [k for k in m.parameter_names() if k not in names]
+        return tuple(names)
+
+    def defaults(self) -> dict[str, float]:
+        out = {f"{s.name}_rate": 1.0 for s in self.sources}
+        for m in self.models.values():
+            for k, v in m.defaults().items():
+                out.setdefault(k, v)
+        return out
+
+    def _check_name(self, name: str) -> None:
+        if name not in self.parameter_names():
+            raise bad_value("parameter", name, f"one of {sorted(self.parameter_names())}")
+
+    def check_parameters(self, theta: Mapping[str, Any]) -> None:
+        """One-line error for unknown parameter names or non-finite values (friendly layer)."""
+        for k, v in theta.items():
+            self._check_name(k)
+            if not np.isfinite(float(v)):
+                raise bad_value(f"parameter {k}", v, "a finite number")
+            if k.endswith("_rate") and float(v) < 0:
+                raise bad_value(f"parameter {k}", v, "a rate multiplier >= 0")
+
+    def nll(self, free: Sequence[str]):
+        """Jittable -ln L as a function of a dict of parameters (validated names)."""
+        for k in free:
+            self._check_name(k)
+        return lambda theta: -self.log_likelihood(theta)
+
+
 @dataclass(frozen=True, eq=False)
-class UnbinnedLikelihood:
+class UnbinnedLikelihood(SourceParameters):
     """Extended unbinned likelihood of an events table under several sources.
 
     Args:
@@ -147,39 +185,6 @@ class UnbinnedLikelihood:
         object.__setattr__(self, "data", {c: np.asarray(df[c], dtype=float) for c in EVENT_COLUMNS})
         for k in self.constraints:
             self._check_name(k)
-
-    # ------------------------------------------------------------------ parameters
-    def parameter_names(self) -> tuple[str, ...]:
-        names = [f"{s.name}_rate" for s in self.sources]
-        for m in self.models.values():
-            names += [k for k in m.parameter_names() if k not in names]
-        return tuple(names)
-
-    def defaults(self) -> dict[str, float]:
-        out = {f"{s.name}_rate": 1.0 for s in self.sources}
-        for m in self.models.values():
-            for k, v in m.defaults().items():
-                out.setdefault(k, v)
-        return out
-
-    def _check_name(self, name: str) -> None:
-        if name not in self.parameter_names():
-            raise bad_value("parameter", name, f"one of {sorted(self.parameter_names())}")
-
-    def check_parameters(self, theta: Mapping[str, Any]) -> None:
-        """One-line error for unknown parameter names or non-finite values (friendly layer)."""
-        for k, v in theta.items():
-            self._check_name(k)
-            if not np.isfinite(float(v)):
-                raise bad_value(f"parameter {k}", v, "a finite number")
-            if k.endswith("_rate") and float(v) < 0:
-                raise bad_value(f"parameter {k}", v, "a rate multiplier >= 0")
-
-    def nll(self, free: Sequence[str]):
-        """Jittable -ln L as a function of a dict of parameters (validated names)."""
-        for k in free:
-            self._check_name(k)
-        return lambda theta: -self.log_likelihood(theta)
 
     # ------------------------------------------------------------------ kernels
     def _shape_theta(self, theta: Mapping[str, Any], model: SourceRateModel) -> dict[str, Any]:
