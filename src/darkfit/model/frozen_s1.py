@@ -28,6 +28,9 @@ from darkfit.model.rate_model import EventPlan, SourceRateModel
 #: Parameters of the S1 response (the frozen part also depends on the quanta-table parameters).
 S1_PARAMETERS = ("g1", "double_pe_fraction", "pe_resolution")
 
+#: Electron grid points of the frozen S1 factor, relative to the stepped cap of the full path.
+FROZEN_EL_FACTOR = 2
+
 
 class FrozenS1(NamedTuple):
     """Per group of events: (indices, c (n, n_el), log_scale (n,), el_lo, el_hi, sizes)."""
@@ -73,13 +76,19 @@ def freeze(
     events,
     plan: EventPlan | diffrate.WindowSizes,
     batch_size: int = 64,
+    s2_groups: int = 3,
 ) -> FrozenS1:
-    """Evaluate the S1 side of every event (and of mu) once, at ``theta0``."""
+    """Evaluate the S1 side of every event (and of mu) once, at ``theta0``.
+
+    Each group of ``plan`` is split into ``s2_groups`` groups by the length of the events'
+    extracted-electron window (each group with its own static length), which is all the
+    fit's S2-side evaluations depend on.
+    """
     if isinstance(plan, diffrate.WindowSizes):
         plan = EventPlan(((np.arange(len(events["s1"])), plan),), len(events["s1"]))
     theta0 = dict(theta0)
     caps = model.caps or diffrate.WindowSizes(*(1 << 30,) * 5)
-    n_el_cap = min(2 * caps.n_el, model.bounds["n_el"] + 1)
+    n_el_cap = min(FROZEN_EL_FACTOR * caps.n_el, model.bounds["n_el"] + 1)
     cols = ("s1", "s2", "r", "z", "drift_time")
     data = {c: np.asarray(events[c], dtype=float) for c in cols}
     ev, rp, win = jax.jit(lambda th, d: _frozen_inputs(model, th, d))(theta0, data)
@@ -96,7 +105,25 @@ def freeze(
             )
         )
         c, scale = run(e, w)
-        groups.append((idx, c, scale, w.el[0], w.el[1], sizes))
+        # the fit only evaluates the S2 side: regroup by the S2 window length, so events with
+        # a short extracted-electron window are not padded to the longest one
+        ext_len = np.asarray(w.ext[1] - w.ext[0] + 1)
+        order = np.argsort(ext_len, kind="stable")
+        for sub in np.array_split(order, max(1, min(s2_groups, len(order)))):
+            if not sub.size:
+                continue
+            sub = np.sort(sub)
+            n_ext = min(sizes.n_ext, int(np.ceil(model.margin * ext_len[sub].max() + 4)))
+            groups.append(
+                (
+                    idx[sub],
+                    c[sub],
+                    scale[sub],
+                    w.el[0][sub],
+                    w.el[1][sub],
+                    sizes._replace(n_ext=n_ext),
+                )
+            )
     s1_table = jax.jit(model.s1_table)(theta0)
     return FrozenS1(tuple(groups), plan.n_events, s1_table)
 
@@ -146,7 +173,7 @@ def state_sizes(model: SourceRateModel, sizes: diffrate.WindowSizes) -> diffrate
     """Static window lengths of the S1 states: twice the stepped electron points (as freeze)."""
     caps = model.caps or diffrate.WindowSizes(*(1 << 30,) * 5)
     if sizes.n_el == caps.n_el:
-        return sizes._replace(n_el=min(2 * caps.n_el, model.bounds["n_el"] + 1))
+        return sizes._replace(n_el=min(FROZEN_EL_FACTOR * caps.n_el, model.bounds["n_el"] + 1))
     return sizes
 
 
