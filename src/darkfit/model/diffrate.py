@@ -54,7 +54,10 @@ class WindowSizes(NamedTuple):
 #: factor is smooth (the S2 likelihood, P(Ne | Nq), and A(Nq - Ne) after the exact sum over
 #: Nph), while P(Nq) can have edges and lines that a stepped Nph sum would miss. Measured
 #: against step 1 on flamedisx's ER model with a 0-10 keV flat spectrum: max 2.4e-6, median
-#: 1e-14 relative (tests/model/test_diffrate.py).
+#: 1e-14 relative (tests/model/test_diffrate.py). CAVEAT (measured 2026-12-02 on the first
+#: 1000 events of the flamedisx benchmark sample, comb spectra): the S1-side factor c(Ne) can
+#: have a kink a few electrons below the peak of c(Ne) B(Ne) (seen on low-Ne ER events), and
+#: there the 64-point step errs by up to 2.8e-4 relative (median 1e-10; 256 points: 1.6e-7).
 DEFAULT_CAPS = WindowSizes(n_pe=1 << 30, n_det=1 << 30, n_ph=1 << 30, n_ext=1 << 30, n_el=64)
 
 
