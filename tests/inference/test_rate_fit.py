@@ -120,6 +120,35 @@ def test_binned_fits_match_iminuit_and_closed_form():
         assert abs(res.nll[t] - mn.fval) < 1e-6
 
 
+def test_signal_bound_shared_with_an_empty_bin_is_reached():
+    """Regression: bins empty under the background but not the signal, and bins with events
+    but no signal (an NN-1D template fit, ml/limits.py, without a template floor). The best
+    signal is 0, where the empty bins' rates vanish too; the fit must land on the bound
+    (converged, a few iterations), not creep towards it, and match iminuit's minimum."""
+    tmpl = np.array([  # bins x (background, signal) [events]
+        [3.006, 0.0], [2.741, 0.0], [2.659, 2e-4], [3.105, 4.2e-3], [2.030, 0.0614],
+        [0.426, 0.1542], [0.0931, 0.1848], [0.0395, 0.21], [0.0, 0.1912], [0.0, 0.194],
+    ])  # fmt: skip
+    counts = np.array([[1.0, 2, 2, 7, 5, 0, 0, 0, 0, 0], [0.0, 2, 3, 7, 1, 1, 1, 0, 0, 0]])
+    res = fit_rates(binned_model(tmpl, poi=1), binned_data(tmpl, counts))
+    assert res.converged.all() and res.n_failed == 0 and np.all(res.n_iter < 20)
+    for t in range(2):
+        k = counts[t]
+
+        def nll(m, k=k):
+            nu = tmpl @ m
+            return np.sum(nu) - np.sum(k[k > 0] * np.log(nu[k > 0]))
+
+        mn = Minuit(nll, [1.0, 1.0])
+        mn.errordef = Minuit.LIKELIHOOD
+        mn.limits = [(0, None)] * 2
+        mn.strategy, mn.tol = 2, 1e-8
+        mn.migrad()
+        assert res.nll[t] <= mn.fval + 1e-7
+        np.testing.assert_allclose(res.x[t], np.array(mn.values), atol=1e-3)
+    assert res.x[0, 1] == 0.0  # the first dataset's best signal is on its bound, exactly
+
+
 def test_negative_signal_down_to_positive_rates():
     """poi_lower = -inf: known-b counting gives s_hat = n - b, negative included (n = 0: the
     minimum lies on the boundary s + b = 0, reached but flagged, a documented limitation);

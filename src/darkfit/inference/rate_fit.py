@@ -321,14 +321,22 @@ def _fit_one(a, m, w, support, mu, c, iv, lo, hi, free, x0, max_iter, tol):
         return jnp.where(ok, jnp.dot(step, mu) - dlog + dcon, jnp.inf)
 
     def line_search(x, d):
-        # ratio test: start at 99% of the way to the nearest rate-positivity boundary (only
-        # reachable with a negative signal), then halve until the NLL decreases
-        r, dr = a @ x, a @ jnp.where(free, d, 0.0)
-        watch = ((w > 0) | support) & (dr < 0)
-        a_rows = jnp.min(jnp.where(watch, -r / jnp.where(watch, dr, -1.0), jnp.inf))
-        nu, dnu = jnp.dot(x, mu), jnp.dot(jnp.where(free, d, 0.0), mu)
+        # backtracking along the projection arc clip(x + alpha d, lo, hi) - x. Ratio test on
+        # the rates (reachable with a negative signal, or where a bin is empty under every
+        # source but the signal): an event row (w > 0) must keep a rate > 0, so alpha starts
+        # at 99% of the way to its zero; a row that only needs rate >= 0 (an empty bin) may
+        # reach zero exactly. With 99% there too, a signal whose bound coincides with such a
+        # bin's zero crept towards the bound by a factor 100 per iteration and never reached
+        # it (seen as unconverged NN-1D template fits, ml/limits.py)
+        dd = jnp.where(free, d, 0.0)
+        r, dr = a @ x, a @ dd
+        strict = (w > 0) & (dr < 0)
+        weak = support & (w <= 0) & (dr < 0)
+        a_strict = jnp.min(jnp.where(strict, -r / jnp.where(strict, dr, -1.0), jnp.inf))
+        a_weak = jnp.min(jnp.where(weak, -r / jnp.where(weak, dr, -1.0), jnp.inf))
+        nu, dnu = jnp.dot(x, mu), jnp.dot(dd, mu)
         a_nu = jnp.where(dnu < 0, -nu / jnp.where(dnu < 0, dnu, -1.0), jnp.inf)
-        alpha0 = jnp.minimum(1.0, 0.99 * jnp.minimum(a_rows, a_nu))
+        alpha0 = jnp.minimum(jnp.minimum(1.0, 0.99 * a_strict), jnp.minimum(a_weak, a_nu))
 
         def cond(s):
             k, _, delta = s
