@@ -352,17 +352,21 @@ def simulate_pool_events(
     return pd.concat(frames, ignore_index=True).iloc[:size].reset_index(drop=True)
 
 
-def _density_column(model, events: pd.DataFrame, log_norm: float, advance, n_buckets: int):
-    """ln p of every event under one source: ln f - ln V - ln P_ROI, in fixed-size chunks."""
+def _density_column(
+    model, events: pd.DataFrame, log_norm: float, advance, n_buckets: int, theta=None, plan=None
+):
+    """ln p of every event under one source: ln f - ln V - ln P_ROI, in fixed-size chunks
+    (at ``theta``, default the model's defaults; ``plan`` reuses window sizes)."""
+    theta = {} if theta is None else theta
     n = len(events)
     out = np.empty(n)
-    plan = model.plan({}, events, n_buckets)
+    plan = model.plan({}, events, n_buckets) if plan is None else plan
     for idx, sizes in plan.groups:
         step = min(DENSITY_CHUNK, len(idx))
         for start in range(0, len(idx), step):
             sel = idx[start : start + step]
             padded = np.concatenate([sel, np.full(step - len(sel), sel[0])])
-            vals = np.asarray(model.log_density({}, events.iloc[padded], sizes))
+            vals = np.asarray(model.log_density(theta, events.iloc[padded], sizes))
             out[sel] = vals[: len(sel)]
             advance(len(sel))
     return out - log_norm
