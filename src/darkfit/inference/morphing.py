@@ -542,6 +542,10 @@ def fit_morphed(
     return MorphedFit(z[..., :n_src], z[..., n_src:], nll, conv, edm, it, int((~conv).sum()))
 
 
+_nll_value = jax.jit(_nll, static_argnums=7)
+_nll_grad = jax.jit(jax.grad(_nll), static_argnums=7)
+
+
 def morphed_nll(
     mp: MorphedPool,
     toys: Toys,
@@ -552,17 +556,21 @@ def morphed_nll(
     rate_centre=None,
     shape_centre=None,
 ):
-    """The morphed NLL of one toy as jitted functions of z = (m_1..m_J, u_1..u_P): (value,
-    gradient), for cross-checks with other minimisers (iminuit). Centres default to nominal."""
+    """The morphed NLL of one toy as functions of z = (m_1..m_J, u_1..u_P): (value,
+    gradient), for cross-checks with other minimisers (iminuit). Centres default to nominal.
+    Compiled once for all toys of the same padded shape."""
     del poi  # the NLL itself does not single out the signal
-    coef, w, mu_coef = toy_inputs(mp, toys, exposure_tonne_year)
+    one = Toys(*(v[toy : toy + 1] for v in toys))
+    coef, w, mu_coef = toy_inputs(mp, one, exposure_tonne_year)
     rate_sigma = dict(rate_sigma or {})
     iv = jnp.array([1.0 / rate_sigma[k] ** 2 if k in rate_sigma else 0.0 for k in mp.labels])
     n_src = len(mp.labels)
     c = jnp.ones(n_src) if rate_centre is None else jnp.asarray(rate_centre, float)
     a = jnp.zeros(len(mp.names)) if shape_centre is None else jnp.asarray(shape_centre, float)
-    args = (jnp.asarray(coef[toy]), jnp.asarray(w[toy]), jnp.asarray(mu_coef), iv, c, a, n_src)
-    return jax.jit(lambda z: _nll(z, *args)), jax.jit(jax.grad(lambda z: _nll(z, *args)))
+    args = (jnp.asarray(coef[0]), jnp.asarray(w[0]), jnp.asarray(mu_coef), iv, c, a, n_src)
+    return (lambda z: _nll_value(jnp.asarray(z, float), *args)), (
+        lambda z: _nll_grad(jnp.asarray(z, float), *args)
+    )
 
 
 __all__ = [
