@@ -75,6 +75,8 @@ U_MAX = 2 * ANCHOR_STEP
 TOL = 1e-10
 MAX_ITER = 50
 N_HALVINGS = 30
+#: Toys per vmapped call of :func:`fit_morphed`.
+CHUNK = 256
 
 
 def exponents(n_params: int, degree: int = DEGREE) -> list[tuple[int, ...]]:
@@ -512,23 +514,30 @@ def fit_morphed(
         for zz in (z0, z1):
             los.append(lo_k), his.append(hi_k), frees.append(free_k), starts.append(zz)
     coef, w, mu_coef = toy_inputs(mp, toys, exposure_tonne_year)
-    z, nll, conv, edm, it = (
-        np.asarray(v)
-        for v in morphed_fit_kernel(
-            jnp.asarray(coef),
-            jnp.asarray(w),
+    z0 = np.stack(starts, axis=1)
+    cfg = tuple(jnp.asarray(np.array(v)) for v in (los, his, frees))
+    parts = []
+    # chunks of CHUNK toys (the last one padded with copies of its first toy, so there is one
+    # compilation): a vmapped while-loop costs the iterations of its slowest member, so
+    # smaller batches finish sooner (2048 toys at once: 201 fits/s; in chunks of 256: more)
+    size = min(CHUNK, t)
+    for lo_t in range(0, t, size):
+        idx = np.arange(lo_t, min(lo_t + size, t))
+        pad = np.r_[idx, np.full(size - idx.size, idx[0])]
+        out = morphed_fit_kernel(
+            jnp.asarray(coef[pad]),
+            jnp.asarray(w[pad]),
             jnp.asarray(mu_coef),
             jnp.asarray(iv),
-            jnp.asarray(c),
-            jnp.asarray(a),
-            jnp.asarray(np.array(los)),
-            jnp.asarray(np.array(his)),
-            jnp.asarray(np.array(frees)),
-            jnp.asarray(np.stack(starts, axis=1)),
+            jnp.asarray(c[pad]),
+            jnp.asarray(a[pad]),
+            *cfg,
+            jnp.asarray(z0[pad]),
             max_iter,
             tol,
         )
-    )
+        parts.append([np.asarray(v)[: idx.size] for v in out])
+    z, nll, conv, edm, it = (np.concatenate(v) for v in zip(*parts, strict=True))
     # keep the better of the two starts (a non-converged one only if both failed)
     k = len(poi_values)
     score = np.where(conv, nll, np.inf).reshape(t, k, 2)
