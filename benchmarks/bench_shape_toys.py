@@ -240,9 +240,7 @@ def exact_comparison(det, mp, toys, n_toys: int) -> list[dict]:
             "n_events": len(ev),
             "exact_grad_s": time.perf_counter() - t0,
             "morphed_fit": dict(zip(free, (z * scale + shift).tolist(), strict=True)),
-            "shift_in_sigma": {
-                k: float(dz[i] / err[i]) for i, k in enumerate(free) if keep[i]
-            },
+            "shift_in_sigma": {k: float(dz[i] / err[i]) for i, k in enumerate(free) if keep[i]},
         }
         print(f"exact toy {t}: {row}", flush=True)
         out.append(row)
