@@ -115,7 +115,7 @@ def test_batched_fits_match_iminuit_on_the_same_nll(synthetic):
     assert fit.n_failed == 0 and fit.converged.all()
     same = 0
     for t in range(24):
-        f, g = morphed_nll(synthetic, toys, 1.0, t, "sig", None, None, a_obs[t])
+        f, g = morphed_nll(synthetic, toys, 1.0, t, None, None, a_obs[t])
         m = Minuit(as_numpy(f, float), [1.0, 1.0, 0.0, 0.0], grad=as_numpy(g, np.asarray))
         m.errordef = Minuit.LIKELIHOOD
         m.limits = [(0, None)] * 2 + [(-3, 3)] * 2
