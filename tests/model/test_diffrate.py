@@ -133,3 +133,31 @@ def test_grouped_plan_equals_single_batch(fd_events):
     assert widths == sorted(widths)  # groups ordered by photon-window length
     grouped = np.asarray(m.log_density({}, ev, plan))
     np.testing.assert_allclose(grouped, single, rtol=1e-10, atol=0)
+
+
+@pytest.mark.parametrize("dense", [True, False])
+def test_all_events_table_contraction_equals_per_event(dense, monkeypatch):
+    """The one-GEMM contraction (and its row-by-row fallback for large tables) equals the
+    per-event slice contraction, including events whose S1 window starts inside the table."""
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(7)
+    n_el_tab, n_ph_tab, n = 300, 200, 9
+    table_t = jnp.asarray(rng.random((n_el_tab, n_ph_tab)))
+    sizes = diffrate.WindowSizes(n_pe=4, n_det=4, n_ph=50, n_ext=4, n_el=16)
+    a = jnp.asarray(rng.random((n, sizes.n_ph)))
+    ph_lo = rng.integers(0, n_ph_tab, n).astype(float)
+    el_lo = rng.integers(0, n_el_tab - 20, n).astype(float)
+    el_hi = el_lo + rng.integers(5, 60, n)  # some windows stepped (h > 1), some past the table
+    zeros = jnp.zeros(n)
+    win = diffrate.Windows(
+        (zeros, zeros), (zeros, zeros), (ph_lo, ph_lo + 40), (zeros, zeros), (el_lo, el_hi)
+    )
+    i0 = jnp.minimum(ph_lo, n_ph_tab - sizes.n_ph)
+    monkeypatch.setattr(diffrate, "DENSE_TABLE_EL_MAX", 10_000 if dense else 10)
+    got = diffrate.contract_table_all(table_t, a, i0, win, sizes)
+    for i in range(n):
+        wi = jax.tree_util.tree_map(lambda x, i=i: x[i], win)
+        ref = diffrate.contract_table(table_t, a[i], i0[i], wi, sizes)
+        np.testing.assert_allclose(got[i], ref, rtol=1e-12, atol=0)
+        assert np.any(np.asarray(ref) > 0)

@@ -148,7 +148,7 @@ def roi_fraction(model: SourceRateModel, theta: dict[str, Any], frozen: FrozenS1
 
 def covers(model: SourceRateModel, theta: dict[str, Any], events, frozen: FrozenS1) -> bool:
     """True if every event's electron window at ``theta`` lies inside its frozen grid."""
-    _, _, win = model._windows(theta, events)
+    win = model._windows_now(theta, events)  # one compiled call, not dozens of eager ops
     lo, hi = (np.asarray(a) for a in win.el)
     ok = True
     for idx, _, _, el_lo, el_hi, _ in frozen.groups:
@@ -212,13 +212,14 @@ def log_density_from_state(
     table_t = model.quanta_table(theta, transposed=True)
     lf = model._lf(model._lf_size())
 
+    c = diffrate.contract_table_all(table_t, state.a, state.i0, win, sizes)
+
     def one(args):
-        e, w, a, i0 = args
-        c = diffrate.contract_table(table_t, a, i0, w, sizes)
+        e, w, c = args
         b, e_max = diffrate.event_s2_side(e, w, rp.se_width, lf, sizes)
         return jnp.log(c @ b) + e_max
 
-    out = jax.lax.map(one, (ev, win, state.a, state.i0), batch_size=64)
+    out = jax.lax.map(jax.checkpoint(one), (ev, win, c), batch_size=64)
     return out + state.log_scale
 
 
