@@ -82,7 +82,7 @@ def main() -> None:
     if not a.no_alpha:
         free4 = [*free3, "alpha"]
         t0 = time.perf_counter()
-        res = fit(plik.nll_s1_frozen, start, free4, bounds, args=first, fd_hessian=["alpha"])
+        res = fit(plik.nll_s1_frozen, start, free4, bounds, args=first)
         mres = fit_minuit(plik.nll_s1_frozen, start, free4, bounds, args=first, minos=["alpha"])
         alpha = {"toy": 0, "wall_s": time.perf_counter() - t0, **compare(res, mres, ["alpha"])}
     out = {"summary": summary, "alpha_free_toy0": alpha, "toys": rows}

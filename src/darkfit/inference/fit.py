@@ -77,30 +77,41 @@ def _edm(g, h, x, lo, hi) -> float:
         return np.inf
 
 
-@functools.lru_cache(maxsize=8)
-def _compiled(
-    nll: Callable, free: tuple[str, ...], fixed_names: tuple[str, ...], fd: tuple[str, ...] = ()
-):
-    """Jitted value+gradient and Hessian of ``nll`` in the free parameters, cached so repeated
-    fits (toys: same ``nll``, other ``args``) compile once.
-
-    With ``fd`` (a subset of ``free``) the Hessian returned is the exact Hessian in the other
-    free parameters only, with the ``fd`` parameters held as constants (see :func:`fit`).
-    """
+def _as_function_of_vector(nll: Callable, free: tuple[str, ...], fixed_names: tuple[str, ...]):
+    """``nll`` as f(x, fixed, *args) of the free and fixed parameter vectors."""
 
     def f(x, fixed, *args):
         return nll(
             {**dict(zip(fixed_names, fixed, strict=True)), **dict(zip(free, x, strict=True))}, *args
         )
 
-    exact = tuple(k for k in free if k not in fd)
+    return f
 
-    def f_exact(xe, xfd, fixed, *args):
-        val = dict(zip(exact, xe, strict=True)) | dict(zip(fd, xfd, strict=True))
-        return f(jnp.stack([val[k] for k in free]), fixed, *args)
 
-    hess = jax.hessian(f_exact) if fd else jax.hessian(f)
-    return jax.jit(jax.value_and_grad(f)), jax.jit(hess)
+@functools.lru_cache(maxsize=8)
+def _compiled(nll: Callable, free: tuple[str, ...], fixed_names: tuple[str, ...]):
+    """Jitted value+gradient of ``nll`` in the free parameters (for iminuit), cached so
+    repeated fits (toys: same ``nll``, other ``args``) compile once."""
+    return jax.jit(jax.value_and_grad(_as_function_of_vector(nll, free, fixed_names)))
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled_vgh(nll: Callable, free: tuple[str, ...], fixed_names: tuple[str, ...]):
+    """Jitted (value, gradient, Hessian) of ``nll`` from ONE trace (forward-over-reverse, the
+    value and gradient carried as the forward pass's auxiliary output): the Newton fit needs
+    all three at every accepted point, and tracing the likelihood twice (value+gradient, then
+    Hessian) cost seconds on large likelihoods. Cached like :func:`_compiled`."""
+    f = _as_function_of_vector(nll, free, fixed_names)
+
+    def grad_aux(x, fixed, *args):
+        v, g = jax.value_and_grad(f)(x, fixed, *args)
+        return g, (v, g)
+
+    def vgh(x, fixed, *args):
+        h, (v, g) = jax.jacfwd(grad_aux, has_aux=True)(x, fixed, *args)
+        return v, g, h
+
+    return jax.jit(vgh)
 
 
 def fit(
@@ -112,17 +123,15 @@ def fit(
     args: tuple = (),
     tol: float = 1e-6,
     max_iter: int = 100,
-    fd_hessian: Sequence[str] = (),
 ) -> FitResult:
     """Minimise ``nll(theta, *args)`` over ``free`` starting at ``start`` (a dict of all
     parameters); ``args`` are extra arrays (e.g. a toy dataset) passed through unchanged.
 
-    ``fd_hessian`` names free parameters whose Hessian rows and columns are taken from central
-    differences of the exact (JAX) gradient, step 1e-4 x max(|value|, 1e-2); the rest of the
-    Hessian stays exact. Worth it for parameters whose second derivatives are expensive: a NEST
-    yield parameter recomputes the quanta table, and forward-over-reverse through the table
-    costs ~5x two gradient calls (measured: 14-23 s against 5 s at 350 events, 4 parameters).
-    The differenced entries are accurate to ~1e-7 relative, far below statistical errors.
+    Value, gradient and Hessian come from one compiled call per trial point. With a NEST yield
+    parameter free the Hessian differentiates through the quanta table: measured on the toy
+    pull study (validation/toy_pulls.py, ~350 events padded to 600, two rates, g2 and NEST
+    alpha; 2 cores) one call costs 5.4 s against 1.3 s for value + gradient, and a fit 15-19 s
+    after the first (compilation ~45 s).
 
     ``bounds`` maps parameter names to (low, high); missing means unbounded. Compiled functions
     are cached per (``nll``, free names, fixed names): fits of many datasets passed as ``args``
@@ -135,36 +144,17 @@ def fit(
     lo = np.array([bounds.get(k, (-np.inf, np.inf))[0] for k in free], dtype=float)
     hi = np.array([bounds.get(k, (-np.inf, np.inf))[1] for k in free], dtype=float)
     names = tuple(fixed)
-    fd = tuple(k for k in free if k in set(fd_hessian))
-    if len(fd) != len(set(fd_hessian)):
-        raise bad_value("fd_hessian", list(fd_hessian), f"a subset of the free parameters {free}")
-    vg_c, hess_c = _compiled(nll, free, names, fd)
     fixed_vals = np.array([fixed[k] for k in names], dtype=float)
+    vgh_c = _compiled_vgh(nll, free, names)
 
-    def vg(x):
-        return vg_c(x, fixed_vals, *args)
+    def vgh(x):
+        return tuple(np.asarray(a) for a in vgh_c(x, fixed_vals, *args))
 
-    def hess(x):
-        if not fd:
-            return hess_c(x, fixed_vals, *args)
-        i_fd = [free.index(k) for k in fd]
-        i_ex = [i for i in range(len(free)) if i not in i_fd]
-        h = np.zeros((len(free), len(free)))
-        he = hess_c(x[i_ex], x[i_fd], fixed_vals, *args)
-        h[np.ix_(i_ex, i_ex)] = np.asarray(he)
-        for j in i_fd:
-            step = 1e-4 * max(abs(x[j]), 1e-2)
-            e = np.zeros_like(x)
-            e[j] = step
-            col = (np.asarray(vg(x + e)[1]) - np.asarray(vg(x - e)[1])) / (2 * step)
-            h[:, j] = col
-            h[j, :] = col
-        return h
-
+    # damped Newton: each trial step is nearly always accepted, and the next step needs the
+    # Hessian at the accepted point, so every trial point gets value, gradient and Hessian
     x = np.array([float(start[k]) for k in free])
-    val, g = (np.asarray(a) for a in vg(x))
+    val, g, h = vgh(x)
     lam, edm, message, it = 1e-3, np.inf, "max_iter reached", 0
-    h = np.asarray(hess(x))
     for it in range(1, max_iter + 1):  # noqa: B007  (it is reported in the result)
         diag = np.maximum(np.abs(np.diag(h)), 1e-12)
         while True:
@@ -173,7 +163,7 @@ def fit(
             except np.linalg.LinAlgError:
                 step = -g / diag
             x_new = np.clip(x + step, lo, hi)
-            v_new, g_new = (np.asarray(a) for a in vg(x_new))
+            v_new, g_new, h_new = vgh(x_new)
             if np.isfinite(v_new) and v_new <= val + 1e-12 * abs(val):
                 lam = max(lam / 10, 1e-9)
                 break
@@ -183,12 +173,15 @@ def fit(
                 break
         if lam > 1e12:
             break
-        x, val, g = x_new, v_new, g_new
-        h = np.asarray(hess(x))  # for the EDM here, the next step and the errors
+        x, val, g, h = x_new, v_new, g_new, h_new
         edm = _edm(g, h, x, lo, hi)
         if 0 <= edm < tol:
             message = "converged"
             break
+    return _result(x, val, h, edm, it, message, free, fixed)
+
+
+def _result(x, val, h, edm, it, message, free, fixed) -> FitResult:
     try:
         cov = np.linalg.inv(h)
         pos_def = bool(np.all(np.linalg.eigvalsh(0.5 * (h + h.T)) > 0))
@@ -230,7 +223,7 @@ def fit_minuit(
     free = tuple(free)
     fixed = {k: float(v) for k, v in start.items() if k not in free}
     names = tuple(fixed)
-    vg_c, _ = _compiled(nll, free, names)
+    vg_c = _compiled(nll, free, names)
     fixed_vals = np.array([fixed[k] for k in names], dtype=float)
     cache: dict = {}
 
