@@ -8,8 +8,10 @@ multipliers, the electron lifetime and g2 — the configuration of
     python benchmarks/bench_likelihood.py --events EVENTS.parquet --sizes 1000,10000 [--fit]
 
 EVENTS.parquet: any table with s1, s2, x, y, z (or drift_time); e.g. the one written by
-``flamedisx_reference.py simulate``. Without --events, darkfit simulates them. Each size runs in
-its own subprocess so peak resident memory is per size.
+``flamedisx_reference.py simulate``. Without --events, darkfit simulates them. Each size and
+each path (``full``: every factor at every call; ``frozen``: the fits' path, S1 side computed
+once) runs in its own subprocess, so peak resident memory is per size and path. The fit (with
+--fit, sizes <= 1000) runs in the frozen path's process after its memory was recorded.
 """
 
 from __future__ import annotations
@@ -25,14 +27,16 @@ import sys
 import time
 
 
-def run_size(path: str | None, size: int, do_fit: bool) -> dict:
+def run_size(path: str | None, size: int, which: str, do_fit: bool) -> dict:
+    import darkfit  # noqa: I001  (first: it sets JAX flags read when jax is imported)
+
     import jax
     import numpy as np
     import pandas as pd
 
-    import darkfit
     from darkfit.detector import load_detector
     from darkfit.inference.fit import fit_likelihood
+    from darkfit.likelihood.frozen import FrozenS1Likelihood
     from darkfit.likelihood.unbinned import UnbinnedLikelihood
     from darkfit.model.simulate import simulate
     from darkfit.model.sources import Source
@@ -52,8 +56,12 @@ def run_size(path: str | None, size: int, do_fit: bool) -> dict:
     lik = UnbinnedLikelihood(det, [er, nr], ev, 1.0)
     build = time.perf_counter() - t0
     theta = {"er_rate": 1.0, "nr_rate": 1.0, "electron_lifetime_us": 452.0, "g2": 19.2}
-    vg = jax.jit(jax.value_and_grad(lambda th: lik.log_likelihood(th)))
     t0 = time.perf_counter()
+    if which == "frozen":  # S1 side once (rates, g2 and lifetime only touch the S2 side)
+        fz = FrozenS1Likelihood(lik, theta)
+        vg = jax.jit(jax.value_and_grad(lambda th: fz.log_likelihood(th)))
+    else:
+        vg = jax.jit(jax.value_and_grad(lambda th: lik.log_likelihood(th)))
     jax.block_until_ready(vg(theta))
     first = time.perf_counter() - t0
     calls = []
@@ -61,29 +69,15 @@ def run_size(path: str | None, size: int, do_fit: bool) -> dict:
         t0 = time.perf_counter()
         jax.block_until_ready(vg(theta))
         calls.append(time.perf_counter() - t0)
-    # the fit's path: S1 side frozen once (rates, g2 and lifetime only touch the S2 side)
-    from darkfit.likelihood.frozen import FrozenS1Likelihood
-
-    t0 = time.perf_counter()
-    fz = FrozenS1Likelihood(lik, theta)
-    vgf = jax.jit(jax.value_and_grad(lambda th: fz.log_likelihood(th)))
-    jax.block_until_ready(vgf(theta))
-    first_frozen = time.perf_counter() - t0
-    calls_frozen = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        jax.block_until_ready(vgf(theta))
-        calls_frozen.append(time.perf_counter() - t0)
     out = {
-        "frozen_first_call_s": first_frozen,
-        "frozen_median_steady_s": statistics.median(calls_frozen),
-        "frozen_events_per_s": len(ev) / statistics.median(calls_frozen),
+        "path": which,
         "size": len(ev),
         "build_s": build,
-        "first_call_s": first,
+        "first_call_s": first,  # frozen: includes computing the S1 side
         "steady_calls_s": calls,
         "median_steady_s": statistics.median(calls),
         "events_per_s": len(ev) / statistics.median(calls),
+        "log_likelihood": float(vg(theta)[0]),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "versions": {"darkfit": darkfit.__version__, "jax": jax.__version__},
     }
@@ -102,6 +96,7 @@ def run_size(path: str | None, size: int, do_fit: bool) -> dict:
             fit_nll=res.nll,
             fit_values=res.values,
             fit_iterations=res.n_iter,
+            peak_rss_with_fit_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         )
     return out
 
@@ -112,22 +107,24 @@ def main() -> None:
     ap.add_argument("--sizes", default="1000,10000")
     ap.add_argument("--fit", action="store_true", help="also time the 4-parameter fit")
     ap.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--path", default="full", help=argparse.SUPPRESS)
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     if args.one is not None:
-        print(json.dumps(run_size(args.events, args.one, args.fit)))
+        print(json.dumps(run_size(args.events, args.one, args.path, args.fit)))
         return
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )
     results = []
     for size in (int(s) for s in args.sizes.split(",")):
-        cmd = [sys.executable, __file__, "--one", str(size)]
-        cmd += ["--events", args.events] if args.events else []
-        cmd += ["--fit"] if args.fit and size <= 1000 else []
-        r = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
-        results.append(r)
-        print(json.dumps({k: v for k, v in r.items() if k != "fit_values"}, indent=None))
+        for which in ("full", "frozen"):
+            cmd = [sys.executable, __file__, "--one", str(size), "--path", which]
+            cmd += ["--events", args.events] if args.events else []
+            cmd += ["--fit"] if args.fit and size <= 1000 and which == "frozen" else []
+            r = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
+            results.append(r)
+            print(json.dumps({k: v for k, v in r.items() if k != "fit_values"}, indent=None))
     if args.out:
         with open(args.out, "w") as fh:
             json.dump(results, fh, indent=1)
