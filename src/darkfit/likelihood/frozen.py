@@ -67,13 +67,16 @@ class FrozenS1Likelihood:
         if len(lik.data["s1"]):
             fv = lik.detector.fiducial
             vol = np.pi * fv.r_max_cm**2 * (fv.z_max_cm - fv.z_min_cm)  # [cm^3]
+            models = [lik.models[s.name] for s in lik.sources]
+            logfs = frozen_s1.log_densities(
+                models,
+                [self._s2_theta(theta, m) for m in models],
+                lik.data,
+                [self.frozen[s.name] for s in lik.sources],
+            )
             cols = []
-            for s in lik.sources:
-                m = lik.models[s.name]
+            for s, m, logf in zip(lik.sources, models, logfs, strict=True):
                 lam = theta.get(f"{s.name}_rate", 1.0) * m.cells.total * lik.exposure_tonne_year
-                logf = frozen_s1.log_density(
-                    m, self._s2_theta(theta, m), lik.data, self.frozen[s.name]
-                )
                 cols.append(jnp.log(lam) + logf - np.log(vol))
             ll = ll + jnp.sum(jax.nn.logsumexp(jnp.stack(cols, axis=1), axis=1))
         for k, c in lik.constraints.items():

@@ -353,13 +353,3 @@ def s1_side(ev, win, table_t, rp, coincidence, lf, sizes, batch_size=64):
         )
 
     return jax.lax.map(one, (ev, win), batch_size=batch_size)
-
-
-def s2_side(ev, win, se_width, lf, sizes, batch_size=64):
-    """:func:`event_s2_side` for all events: (b of shape (n, n_el), log_scale of shape (n,)),
-    in checkpointed batches (memory independent of the number of events)."""
-    return jax.lax.map(
-        jax.checkpoint(lambda a: event_s2_side(*a, se_width, lf, sizes)),
-        (ev, win),
-        batch_size=batch_size,
-    )

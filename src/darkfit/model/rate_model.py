@@ -242,14 +242,17 @@ class SourceRateModel:
         ):
             table = self.joint_table(theta, b["n_ph"], b["n_el"])
             return table.T if transposed else table
-        key = ("table", transposed)
-        if key not in self._cache:
-            # a compiled executable returns concrete arrays even when called inside a trace
-            compiled = jax.jit(lambda: self.joint_table({}, b["n_ph"], b["n_el"])).lower().compile()
+        if "table_t" not in self._cache:
+            # a compiled executable returns concrete arrays even when called inside a trace;
+            # only P(Ne, Nph) is kept (the NR table of the flamedisx preset is 65 MB): inside
+            # compiled code the transpose below folds into the contraction that uses it
+            compiled = (
+                jax.jit(lambda: self.joint_table({}, b["n_ph"], b["n_el"]).T).lower().compile()
+            )
             with jax.ensure_compile_time_eval():
-                table = np.asarray(compiled())
-                self._cache[key] = jnp.asarray(table.T if transposed else table)
-        return self._cache[key]
+                self._cache["table_t"] = compiled()
+        table_t = self._cache["table_t"]
+        return table_t if transposed else table_t.T
 
     def _position_nodes(self, rp: ResponseParams):
         """Quadrature over the fiducial volume: (weights, photon eff., survival, S2 gain)."""
