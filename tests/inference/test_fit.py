@@ -51,3 +51,25 @@ def test_minos_of_a_gaussian_is_the_covariance():
         assert hi == pytest.approx(np.sqrt(COV[i, i]), rel=1e-3)
     with pytest.raises(DarkfitInputError, match="minos parameter"):
         fit_minuit(nll, {"a": 0.5, "b": 0.0, "c": 25.0}, ["a", "b"], minos=["c"])
+
+
+def test_region_stops_the_fit_and_recentring_reaches_the_minimum():
+    """A fit confined to |c - c0| < 1 (c's minimum is 5 sigma away) stops at the region with
+    message "left the region", never beyond it; re-centring the region there and fitting
+    again, as fit_likelihood does with its frozen S1 side, reaches the closed-form minimum."""
+    start = {"a": 0.5, "b": 0.0, "c": 20.0}
+    c0 = start["c"]
+    res = fit(gaussian_nll, start, ["a", "b", "c"], region=lambda t: abs(t["c"] - c0) < 1.0)
+    assert res.message == "left the region"
+    assert abs(res.values["c"] - c0) < 1.0
+    assert res.nll < float(gaussian_nll(start))  # it did move downhill inside the region
+    for _ in range(30):
+        c0 = res.values["c"]
+        res = fit(
+            gaussian_nll, res.values, ["a", "b", "c"], region=lambda t, c0=c0: abs(t["c"] - c0) < 1
+        )
+        if res.message != "left the region":
+            break
+    assert res.valid, res.message
+    sigma = np.sqrt(np.diag(COV))
+    np.testing.assert_allclose(([res.values[k] for k in "abc"] - MEAN) / sigma, 0, atol=1e-2)

@@ -103,3 +103,17 @@ def test_fit_agrees_with_minuit(events):
     for k in free:
         assert ours.values[k] == pytest.approx(ref.values[k], abs=1e-2 * ref.errors[k])
         assert ours.errors[k] == pytest.approx(ref.errors[k], rel=2e-2)
+
+
+def test_fit_from_a_distant_start_refreezes_to_the_same_minimum(events):
+    """Started with g2 45% above its default (outside the S1 side frozen there once the fit
+    moves), fit_likelihood re-freezes and ends at the minimum found from the defaults."""
+    ev = events.iloc[:300].reset_index(drop=True)
+    lik = UnbinnedLikelihood(DET, [ER, NR], ev, 300 / len(events))
+    free = ["er_rate", "nr_rate", "g2"]
+    near = fit_likelihood(lik, free)
+    far = fit_likelihood(lik, free, start={"g2": 1.45 * lik.defaults()["g2"], "nr_rate": 3.0})
+    assert near.valid and far.valid, (near.message, far.message)
+    assert far.nll == pytest.approx(near.nll, abs=1e-5)
+    for k in free:
+        assert far.values[k] == pytest.approx(near.values[k], abs=1e-2 * near.errors[k])
