@@ -32,9 +32,6 @@ S1_PARAMETERS = ("g1", "double_pe_fraction", "pe_resolution")
 #: Electron grid points of the frozen S1 factor, relative to the stepped cap of the full path.
 FROZEN_EL_FACTOR = 2
 
-#: The frozen groups' extracted-electron window lengths are multiples of this.
-N_EXT_STEP = 16
-
 
 class FrozenS1(NamedTuple):
     """Per group of events: (indices, c (n, n_el), log_scale (n,), el_lo, el_hi, sizes)."""
@@ -130,10 +127,7 @@ def freeze(
             if not sub.size:
                 continue
             sub = np.sort(sub)
-            # rounded up to a multiple of N_EXT_STEP: re-freezing at a nearby point then
-            # usually gives the same shapes, so the fit's compiled program is reused
-            need = int(np.ceil(model.margin * ext[sub].max() + 4))
-            n_ext = min(sizes.n_ext, -(-need // N_EXT_STEP) * N_EXT_STEP)
+            n_ext = min(sizes.n_ext, int(np.ceil(model.margin * ext[sub].max() + 4)))
             ev_sub = idx[sub]
             groups.append(
                 (
