@@ -73,3 +73,13 @@ def test_region_stops_the_fit_and_recentring_reaches_the_minimum():
     assert res.valid, res.message
     sigma = np.sqrt(np.diag(COV))
     np.testing.assert_allclose(([res.values[k] for k in "abc"] - MEAN) / sigma, 0, atol=1e-2)
+
+
+def test_parameter_held_at_a_bound_converges_to_the_conditional_minimum():
+    # the minimum of a lies below its bound 1.2: the fit must stop there with (b, c) at the
+    # conditional mean of the Gaussian given a = 1.2 (b = mu_b + S_ba / S_aa (1.2 - mu_a),
+    # c = mu_c since S_ca = 0); a full Newton step clipped to the bound never converges
+    res = fit(gaussian_nll, {"a": 2.0, "b": 0.0, "c": 25.0}, ["a", "b", "c"], {"a": (1.2, 5.0)})
+    assert res.message == "converged" and res.n_iter < 30
+    b_cond = MEAN[1] + COV[1, 0] / COV[0, 0] * (1.2 - MEAN[0])
+    np.testing.assert_allclose([res.values[k] for k in "abc"], [1.2, b_cond, 30.0], atol=2e-3)

@@ -2,10 +2,11 @@
 
 :func:`fit` minimises ``nll(theta)`` (a function of a parameter dict) over the ``free``
 parameters inside box bounds, using the exact gradient and Hessian from JAX: each step solves
-(H + lambda D) dx = -g (Levenberg-Marquardt damping, D = diag(H)), clips to the bounds and is
-accepted only if the NLL decreases. Convergence follows MINUIT's criterion: the estimated
-distance to minimum EDM = g^T H^-1 g / 2 below ``tol`` (F. James, MINUIT reference manual,
-CERN D506). Uncertainties and correlations come from the inverse Hessian at the minimum.
+(H + lambda D) dx = -g (Levenberg-Marquardt damping, D = diag(H)) over the parameters not held
+at a bound by their gradient (projected Newton, D. P. Bertsekas, SIAM J. Control Optim. 20
+(1982) 221), clips to the bounds and is accepted only if the NLL decreases. Convergence
+follows MINUIT's criterion: the estimated distance to minimum EDM = g^T H^-1 g / 2 (over the
+parameters not held) below ``tol`` (F. James, MINUIT reference manual, CERN D506). Uncertainties and correlations come from the inverse Hessian at the minimum.
 
 :func:`fit_minuit` runs the same problem through iminuit's MIGRAD/HESSE (and optionally MINOS)
 with the JAX gradient, for cross-checks.
@@ -67,12 +68,19 @@ def _check(start: Mapping[str, float], free: Sequence[str], bounds: Mapping[str,
             raise bad_value(f"start value of {name}", start[name], f"a value in [{lo}, {hi}]")
 
 
+def _at_bound(g, x, lo, hi) -> np.ndarray:
+    """Parameters held at a bound by a gradient pushing outwards (the active set)."""
+    return ((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0))
+
+
 def _edm(g, h, x, lo, hi) -> float:
-    """Estimated distance to minimum g^T H^-1 g / 2, ignoring gradients pushing into a bound."""
-    at_bound = ((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0))
-    gi = np.where(at_bound, 0.0, g)
+    """Estimated distance to minimum g^T H^-1 g / 2 over the parameters not held at a bound
+    (the Newton step of the others, with the held ones fixed)."""
+    f = ~_at_bound(g, x, lo, hi)
+    if not f.any():
+        return 0.0
     try:
-        return 0.5 * float(gi @ np.linalg.solve(h, gi))
+        return 0.5 * float(g[f] @ np.linalg.solve(h[np.ix_(f, f)], g[f]))
     except np.linalg.LinAlgError:
         return np.inf
 
@@ -164,12 +172,18 @@ def fit(
     lam, edm, message, it, n_pressed = 1e-3, np.inf, "max_iter reached", 0, 0
     for it in range(1, max_iter + 1):  # noqa: B007  (it is reported in the result)
         diag = np.maximum(np.abs(np.diag(h)), 1e-12)
+        # projected Newton: parameters held at a bound stay there and the step of the others
+        # solves their own block (a full step clipped afterwards moves the others as if the
+        # held one could cross its bound, and never converges; e.g. a rate fitted to 0)
+        f = ~_at_bound(g, x, lo, hi)
         pressed = False
         while True:
+            step = np.zeros_like(x)
             try:
-                step = np.linalg.solve(h + lam * np.diag(diag), -g)
+                hf = h[np.ix_(f, f)] + lam * np.diag(diag[f])
+                step[f] = np.linalg.solve(hf, -g[f])
             except np.linalg.LinAlgError:
-                step = -g / diag
+                step[f] = -g[f] / diag[f]
             x_new = np.clip(x + step, lo, hi)
             trial = {**fixed, **{k: float(v) for k, v in zip(free, x_new, strict=True)}}
             if region is not None and not region(trial):
