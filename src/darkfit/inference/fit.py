@@ -6,7 +6,8 @@ parameters inside box bounds, using the exact gradient and Hessian from JAX: eac
 at a bound by their gradient (projected Newton, D. P. Bertsekas, SIAM J. Control Optim. 20
 (1982) 221), clips to the bounds and is accepted only if the NLL decreases. Convergence
 follows MINUIT's criterion: the estimated distance to minimum EDM = g^T H^-1 g / 2 (over the
-parameters not held) below ``tol`` (F. James, MINUIT reference manual, CERN D506). Uncertainties and correlations come from the inverse Hessian at the minimum.
+parameters not held) below ``tol`` (F. James, MINUIT reference manual, CERN D506).
+Uncertainties and correlations come from the inverse Hessian at the minimum.
 
 :func:`fit_minuit` runs the same problem through iminuit's MIGRAD/HESSE (and optionally MINOS)
 with the JAX gradient, for cross-checks.
