@@ -42,7 +42,9 @@ EVENTS_PER_S2_GROUP = 2000
 
 
 class FrozenS1(NamedTuple):
-    """Per group of events: (indices, c (n, n_el), log_scale (n,), el_lo, el_hi, sizes)."""
+    """Per group of events: (indices, c (n, n_el), log_scale (n,), el_lo, el_hi, sizes), with
+    only the S2-side lengths (n_ext, n_el) set in ``sizes`` (the S1-side ones are 0): groups of
+    different sources with equal S2 windows compare equal and share compiled code."""
 
     groups: tuple
     n_events: int
@@ -126,13 +128,13 @@ def freeze(
     # one compiled call for everything; the regrouping below is host-side numpy (eager jax
     # indexing compiled a program per distinct shape: ~1 s of a 3.5 s freeze)
     sides, (el_lo, el_hi), ext_len, s1_table = jax.device_get(jax.jit(kernel)(varying, data))
+    n_split = s2_groups or min(3, plan.n_events // EVENTS_PER_S2_GROUP)
     groups = []
     for (idx, _), sizes, (c, scale) in zip(plan.groups, plan_sizes, sides, strict=True):
         # the fit only evaluates the S2 side: regroup by the S2 window length, so events with
         # a short extracted-electron window are not padded to the longest one
         ext = ext_len[idx]
         order = np.argsort(ext, kind="stable")
-        n_split = s2_groups or min(3, len(events["s1"]) // EVENTS_PER_S2_GROUP)
         for sub in np.array_split(order, max(1, min(n_split, len(order)))):
             if not sub.size:
                 continue
@@ -146,7 +148,7 @@ def freeze(
                     scale[sub],
                     el_lo[ev_sub],
                     el_hi[ev_sub],
-                    sizes._replace(n_ext=n_ext),
+                    sizes._replace(n_pe=0, n_det=0, n_ph=0, n_ext=n_ext),
                 )
             )
     return FrozenS1(tuple(groups), plan.n_events, s1_table)
@@ -179,10 +181,7 @@ def log_densities(
         for g, (idx, _, _, el_lo, el_hi, sizes) in enumerate(frozen.groups):
             e, w = jax.tree_util.tree_map(lambda a, idx=idx: a[idx], (ev, win))
             se = jnp.broadcast_to(rp.se_width, idx.shape)
-            # the S2 side depends only on the electron and extracted-electron lengths: the
-            # S1-side lengths (which differ between ER and NR) must not split the buckets
-            key = sizes._replace(n_pe=0, n_det=0, n_ph=0)
-            buckets.setdefault(key, []).append((k, g, e, w._replace(el=(el_lo, el_hi)), se))
+            buckets.setdefault(sizes, []).append((k, g, e, w._replace(el=(el_lo, el_hi)), se))
     per_group: dict = {}
     for sizes, members in buckets.items():
         e, w, se = jax.tree_util.tree_map(
