@@ -10,8 +10,8 @@ multipliers, the electron lifetime and g2 — the configuration of
 EVENTS.parquet: any table with s1, s2, x, y, z (or drift_time); e.g. the one written by
 ``flamedisx_reference.py simulate``. Without --events, darkfit simulates them. Each size and
 each path (``full``: every factor at every call; ``frozen``: the fits' path, S1 side computed
-once) runs in its own subprocess, so peak resident memory is per size and path. The fit (with
---fit, sizes <= 1000) runs in the frozen path's process after its memory was recorded.
+once; ``fit``: the 4-parameter fit from the defaults, with --fit and sizes <= 1000) runs in its
+own subprocess, so peak resident memory and compilation are per size and path.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import sys
 import time
 
 
-def run_size(path: str | None, size: int, which: str, do_fit: bool) -> dict:
+def run_size(path: str | None, size: int, which: str) -> dict:
     import darkfit  # noqa: I001  (first: it sets JAX flags read when jax is imported)
 
     import jax
@@ -56,6 +56,28 @@ def run_size(path: str | None, size: int, which: str, do_fit: bool) -> dict:
     lik = UnbinnedLikelihood(det, [er, nr], ev, 1.0)
     build = time.perf_counter() - t0
     theta = {"er_rate": 1.0, "nr_rate": 1.0, "electron_lifetime_us": 452.0, "g2": 19.2}
+    versions = {"darkfit": darkfit.__version__, "jax": jax.__version__}
+    if which == "fit":  # its own process: nothing compiled or frozen before it
+        bounds = {
+            "er_rate": (0.01, 100),
+            "nr_rate": (0.001, 1000),
+            "electron_lifetime_us": (100, 800),
+            "g2": (15, 25),
+        }
+        t0 = time.perf_counter()
+        res = fit_likelihood(lik, list(theta), theta, bounds)
+        return {
+            "path": "fit",
+            "size": len(ev),
+            "build_s": build,
+            "fit_s": time.perf_counter() - t0,  # S1 freeze, compilation and Newton steps
+            "fit_valid": res.valid,
+            "fit_nll": res.nll,
+            "fit_values": res.values,
+            "fit_iterations": res.n_iter,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "versions": versions,
+        }
     t0 = time.perf_counter()
     if which == "frozen":  # S1 side once (rates, g2 and lifetime only touch the S2 side)
         fz = FrozenS1Likelihood(lik, theta)
@@ -69,7 +91,7 @@ def run_size(path: str | None, size: int, which: str, do_fit: bool) -> dict:
         t0 = time.perf_counter()
         jax.block_until_ready(vg(theta))
         calls.append(time.perf_counter() - t0)
-    out = {
+    return {
         "path": which,
         "size": len(ev),
         "build_s": build,
@@ -79,26 +101,8 @@ def run_size(path: str | None, size: int, which: str, do_fit: bool) -> dict:
         "events_per_s": len(ev) / statistics.median(calls),
         "log_likelihood": float(vg(theta)[0]),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "versions": {"darkfit": darkfit.__version__, "jax": jax.__version__},
+        "versions": versions,
     }
-    if do_fit:
-        bounds = {
-            "er_rate": (0.01, 100),
-            "nr_rate": (0.001, 1000),
-            "electron_lifetime_us": (100, 800),
-            "g2": (15, 25),
-        }
-        t0 = time.perf_counter()
-        res = fit_likelihood(lik, list(theta), theta, bounds)
-        out.update(
-            fit_s=time.perf_counter() - t0,
-            fit_valid=res.valid,
-            fit_nll=res.nll,
-            fit_values=res.values,
-            fit_iterations=res.n_iter,
-            peak_rss_with_fit_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        )
-    return out
 
 
 def main() -> None:
@@ -111,17 +115,17 @@ def main() -> None:
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     if args.one is not None:
-        print(json.dumps(run_size(args.events, args.one, args.path, args.fit)))
+        print(json.dumps(run_size(args.events, args.one, args.path)))
         return
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )
     results = []
     for size in (int(s) for s in args.sizes.split(",")):
-        for which in ("full", "frozen"):
+        fit = ("fit",) if args.fit and size <= 1000 else ()
+        for which in ("full", "frozen", *fit):
             cmd = [sys.executable, __file__, "--one", str(size), "--path", which]
             cmd += ["--events", args.events] if args.events else []
-            cmd += ["--fit"] if args.fit and size <= 1000 and which == "frozen" else []
             r = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
             results.append(r)
             print(json.dumps({k: v for k, v in r.items() if k != "fit_values"}, indent=None))

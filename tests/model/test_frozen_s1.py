@@ -54,6 +54,8 @@ def test_frozen_equals_full(setup, shift):
     np.testing.assert_allclose(fast, full, rtol=0, atol=1e-6)
     mu_fast = float(frozen_s1.roi_fraction(m, th, fr))
     assert mu_fast == pytest.approx(float(m.roi_fraction(th)), rel=1e-12)
+    # ... although the frozen mu stops at a smaller electron number than the quanta table
+    assert fr.s1_table.shape[1] < m.bounds["n_el"] + 1
 
 
 def test_covers_fails_far_away_and_rules(setup):

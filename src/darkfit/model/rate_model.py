@@ -293,9 +293,11 @@ class SourceRateModel:
 
         return acc1(eff[0])[None, :] if d.s1_map is None else jax.lax.map(acc1, eff)
 
-    def s2_acceptance(self, theta: dict[str, Any]) -> tuple[Array, Array]:
-        """(quadrature weights, Acc2(Ne) at the position nodes, shape (n_nodes, n_el + 1))."""
+    def s2_acceptance(self, theta: dict[str, Any], n_el: int | None = None) -> tuple[Array, Array]:
+        """(quadrature weights, Acc2(Ne) at the position nodes, shape (n_nodes, n_el + 1));
+        ``n_el`` defaults to the quanta table's largest electron number."""
         d, b = self.detector, self.bounds
+        n_el = b["n_el"] if n_el is None else n_el
         rp, *_ = self._resolve(theta)
         lf = self._lf(self._lf_size())
         ww, _, surv, gain = self._position_nodes(rp)
@@ -308,7 +310,7 @@ class SourceRateModel:
         )
 
         def acc2(p, g):
-            return acceptance.s2_acceptance(b["n_el"], s2w, p, g, rp, roi.s2_min, roi.s2_max, lf)
+            return acceptance.s2_acceptance(n_el, s2w, p, g, rp, roi.s2_min, roi.s2_max, lf)
 
         return ww, jax.lax.map(lambda pg: acc2(*pg), (surv, gain))
 
@@ -316,11 +318,12 @@ class SourceRateModel:
         """P(pass S1 coincidence and S1/S2 ROI) for an interaction in the fiducial volume.
 
         ``s1_table``: optionally Acc1 @ P(Nph, Ne) precomputed (:meth:`s1_table`) when
-        neither the S1 response nor the quanta table change with ``theta``.
+        neither the S1 response nor the quanta table change with ``theta``; it may stop at a
+        smaller Ne than the table (Acc2 is computed only as far as it goes).
         """
         if s1_table is None:
             s1_table = self.s1_table(theta)
-        ww, a2 = self.s2_acceptance(theta)
+        ww, a2 = self.s2_acceptance(theta, s1_table.shape[1] - 1)
         if s1_table.shape[0] == 1:
             return s1_table[0] @ (ww @ a2)
         return jnp.sum(ww * jnp.einsum("nj,nj->n", s1_table, a2))
