@@ -52,10 +52,24 @@ class FrozenS1Likelihood:
 
     def expected_events(self, theta: Mapping[str, Any]) -> dict[str, Array]:
         lik = self.likelihood
+        # Acc2(Ne) depends on the detector and the S2-side parameters, not on the source: one
+        # computation, as far as the longest frozen factor goes, for all sources sharing them
+        # (ER + NR, flamedisx preset: cold compilation of value + gradient 3.7 -> 2.3 s)
+        shared: dict = {}
+        for s in lik.sources:
+            m = lik.models[s.name]
+            th = self._s2_theta(theta, m)
+            key = (id(m.detector), m.margin, tuple((k, id(v)) for k, v in sorted(th.items())))
+            n = self.frozen[s.name].s1_table.shape[1]
+            if n > shared.get(key, (0, None, None))[0]:
+                shared[key] = (n, m, th)
+        acc2 = {key: m.s2_acceptance(th, n - 1) for key, (n, m, th) in shared.items()}
         out = {}
         for s in lik.sources:
             m = lik.models[s.name]
-            p = frozen_s1.roi_fraction(m, self._s2_theta(theta, m), self.frozen[s.name])
+            th = self._s2_theta(theta, m)
+            key = (id(m.detector), m.margin, tuple((k, id(v)) for k, v in sorted(th.items())))
+            p = m.roi_fraction(th, self.frozen[s.name].s1_table, acc2[key])
             out[s.name] = (
                 theta.get(f"{s.name}_rate", 1.0) * m.cells.total * lik.exposure_tonne_year * p
             )

@@ -314,16 +314,25 @@ class SourceRateModel:
 
         return ww, jax.lax.map(lambda pg: acc2(*pg), (surv, gain))
 
-    def roi_fraction(self, theta: dict[str, Any], s1_table: Array | None = None) -> Array:
+    def roi_fraction(
+        self,
+        theta: dict[str, Any],
+        s1_table: Array | None = None,
+        s2_acceptance: tuple[Array, Array] | None = None,
+    ) -> Array:
         """P(pass S1 coincidence and S1/S2 ROI) for an interaction in the fiducial volume.
 
         ``s1_table``: optionally Acc1 @ P(Nph, Ne) precomputed (:meth:`s1_table`) when
         neither the S1 response nor the quanta table change with ``theta``; it may stop at a
         smaller Ne than the table (Acc2 is computed only as far as it goes).
+        ``s2_acceptance``: optionally :meth:`s2_acceptance` at ``theta`` precomputed (it does
+        not depend on the source), on at least as many Ne as ``s1_table``.
         """
         if s1_table is None:
             s1_table = self.s1_table(theta)
-        ww, a2 = self.s2_acceptance(theta, s1_table.shape[1] - 1)
+        n = s1_table.shape[1]
+        ww, a2 = s2_acceptance or self.s2_acceptance(theta, n - 1)
+        a2 = a2[:, :n]
         if s1_table.shape[0] == 1:
             return s1_table[0] @ (ww @ a2)
         return jnp.sum(ww * jnp.einsum("nj,nj->n", s1_table, a2))
