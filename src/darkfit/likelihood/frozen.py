@@ -55,21 +55,21 @@ class FrozenS1Likelihood:
         # Acc2(Ne) depends on the detector and the S2-side parameters, not on the source: one
         # computation, as far as the longest frozen factor goes, for all sources sharing them
         # (ER + NR, flamedisx preset: cold compilation of value + gradient 3.7 -> 2.3 s)
-        shared: dict = {}
-        for s in lik.sources:
-            m = lik.models[s.name]
-            th = self._s2_theta(theta, m)
-            key = (id(m.detector), m.margin, tuple((k, id(v)) for k, v in sorted(th.items())))
-            n = self.frozen[s.name].s1_table.shape[1]
-            if n > shared.get(key, (0, None, None))[0]:
-                shared[key] = (n, m, th)
-        acc2 = {key: m.s2_acceptance(th, n - 1) for key, (n, m, th) in shared.items()}
+        models = [lik.models[s.name] for s in lik.sources]
+        thetas = [self._s2_theta(theta, m) for m in models]
+        keys = [
+            (id(m.detector), m.margin, tuple((k, id(v)) for k, v in sorted(th.items())))
+            for m, th in zip(models, thetas, strict=True)
+        ]
+        tables = [self.frozen[s.name].s1_table for s in lik.sources]
+        acc2: dict = {}
+        # longest factor first: the first source of each key computes Acc2 for all of them
+        for i in sorted(range(len(models)), key=lambda i: -tables[i].shape[1]):
+            if keys[i] not in acc2:
+                acc2[keys[i]] = models[i].s2_acceptance(thetas[i], tables[i].shape[1] - 1)
         out = {}
-        for s in lik.sources:
-            m = lik.models[s.name]
-            th = self._s2_theta(theta, m)
-            key = (id(m.detector), m.margin, tuple((k, id(v)) for k, v in sorted(th.items())))
-            p = m.roi_fraction(th, self.frozen[s.name].s1_table, acc2[key])
+        for s, m, th, key, table in zip(lik.sources, models, thetas, keys, tables, strict=True):
+            p = m.roi_fraction(th, table, acc2[key])
             out[s.name] = (
                 theta.get(f"{s.name}_rate", 1.0) * m.cells.total * lik.exposure_tonne_year * p
             )
