@@ -23,7 +23,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import Array
-from jax.scipy.special import betainc
 from jax.scipy.stats import norm
 
 from darkfit.model._counting import log_binom_matrix, log_binom_pmf
@@ -35,6 +34,20 @@ def _cdf_window(lo: Array, hi: Array, mean: Array, sd: Array) -> Array:
     z_lo = (lo - mean) / sd
     right = z_lo > 0
     return jnp.where(right, norm.cdf(-z_lo) - norm.cdf(-z_hi), norm.cdf(z_hi) - norm.cdf(z_lo))
+
+
+def _cumsum(x: Array) -> Array:
+    """Cumulative sum of a 1-D array by two small triangular matrix products (blocks of
+    ~sqrt(n)): a few kernels, where ``jnp.cumsum``'s CPU lowering (an associative scan) is
+    tens of them, each compiled again for every derivative (value, gradient and Hessian of a
+    fit's mu, flamedisx preset: 0.4 s less compilation)."""
+    n = x.shape[0]
+    b = int(np.ceil(np.sqrt(n)))
+    xb = jnp.pad(x, (0, b * b - n)).reshape(b, b)
+    upper = np.triu(np.ones((b, b)))  # upper[j, i] = 1 for j <= i
+    within = xb @ upper  # running sums inside each block
+    before = np.tril(np.ones((b, b)), -1) @ jnp.sum(xb, axis=1)  # totals of earlier blocks
+    return (within + before[:, None]).ravel()[:n]
 
 
 def s1_acceptance(
@@ -92,7 +105,8 @@ def s2_acceptance(
 
     where L vanishes (below 1e-23) beyond the lower window and 1 - U beyond the upper one,
     which starts n_sigma below s2_max / G (U is negligible before it). The binomial tail
-    P(n >= n_U) is the regularised incomplete beta function I_p(n_U, Ne - n_U + 1). The cost is
+    P(n >= n_U) is the regularised incomplete beta function I_p(n_U, Ne - n_U + 1), summed by its
+    recursion in Ne. The cost is
     (n_el_max x window) instead of (n_el_max x n_ext_max).
     """
     w = jnp.maximum(rp.se_width, 1e-9)
@@ -111,11 +125,11 @@ def s2_acceptance(
     )
     ku = n_u + jnp.arange(windows.high, dtype=jnp.float64)
     inside = norm.cdf((s2_max - ku * gain) / (w * jnp.sqrt(ku)))
-    tail = jnp.where(
-        n_u <= nel,
-        betainc(n_u, jnp.maximum(nel - n_u + 1.0, 1.0), survival),
-        0.0,
-    )
+    # P(n >= n_U | Ne) = p sum_{m < Ne} Binom(n_U - 1 | m, p): one more electron takes n from
+    # n_U - 1 to n_U with probability p (the incomplete beta function I_p(n_U, Ne - n_U + 1) by
+    # its recursion in Ne; a sum of positive terms, and much smaller compiled code)
+    step = survival * jnp.exp(log_binom_pmf(n_u - 1.0, nel[:-1], survival, lf))
+    tail = _cumsum(jnp.concatenate([jnp.zeros(1), step]))  # sum over m < Ne
     high = tail - jnp.exp(log_binom_matrix(nel, ku, survival, lf)) @ inside
     return 1.0 - low - high
 
