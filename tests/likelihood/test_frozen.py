@@ -44,3 +44,32 @@ def test_frozen_likelihood_equals_full(liks, shift):
     # the two sources' frozen mu factors stop at different electron numbers
     lens = {k: f.s1_table.shape[1] for k, f in fz.frozen.items()}
     assert lens["er"] != lens["nr"]
+
+
+def test_source_that_cannot_make_some_events():
+    """A 0-0.5 keV ER source cannot make most NR events with S1 > 55 phd (their photon windows
+    start beyond its quanta table's 39 photons): its density there is exactly 0, and the
+    likelihood's gradient stays finite (log'(0) x 0 was NaN) on both paths, which agree."""
+    import jax
+    import numpy as np
+
+    from darkfit.model import frozen_s1
+
+    sources = [
+        Source("er", FlatSpectrum(1.0, 0.0, 0.5, "er")),
+        Source("nr", FlatSpectrum(1.0, 20.0, 80.0, "nr")),
+    ]
+    df = simulate(DET, sources[1:], n_events=[3000], seed=6)
+    df = df[df.in_roi]
+    ev = df[df.s1 > 55].iloc[:20].reset_index(drop=True)
+    lik = UnbinnedLikelihood(DET, sources, ev, 1.0)
+    fz = FrozenS1Likelihood(lik, THETA0)
+    m = lik.models["er"]
+    logf_er = frozen_s1.log_density(m, fz._s2_theta(THETA0, m), lik.data, fz.frozen["er"])
+    assert len(ev) == 20 and np.sum(np.isneginf(np.asarray(logf_er))) >= 10
+    full = jax.value_and_grad(lambda th: lik.log_likelihood(th))(THETA0)
+    fast = jax.value_and_grad(lambda th: fz.log_likelihood(th))(THETA0)
+    assert np.isfinite(float(full[0])) and float(fast[0]) == pytest.approx(float(full[0]), abs=2e-4)
+    for k in THETA0:
+        assert np.isfinite(float(full[1][k])), k
+        assert float(fast[1][k]) == pytest.approx(float(full[1][k]), rel=1e-5, abs=1e-8), k

@@ -38,11 +38,15 @@ class FrozenS1Likelihood:
     def __post_init__(self):
         lik = self.likelihood
         th = {**lik.defaults(), **self.theta0}
-        out = {}
-        for name, m in lik.models.items():
-            shape = lik._shape_theta(th, m)
-            out[name] = frozen_s1.freeze(m, shape, lik.data, lik.sizes[name])
-        object.__setattr__(self, "frozen", out)
+        names = list(lik.models)
+        models = [lik.models[n] for n in names]
+        frozen = frozen_s1.freeze_sources(
+            models,
+            [lik._shape_theta(th, m) for m in models],
+            lik.data,
+            [lik.sizes[n] for n in names],
+        )
+        object.__setattr__(self, "frozen", dict(zip(names, frozen, strict=True)))
 
     def _s2_theta(self, theta: Mapping[str, Any], model) -> dict[str, Any]:
         fixed = set(frozen_s1.S1_PARAMETERS) | set(model.table_parameter_names())

@@ -119,11 +119,19 @@ def event_windows(
     sd_ext = jnp.sqrt(var_ext)
     ext = (jnp.floor(c_ext - n_sigma * sd_ext - 2.0), jnp.ceil(c_ext + n_sigma * sd_ext + 2.0))
     _, _, el = _thinning_window(c_ext, var_ext, ev.electron_survival, n_sigma)
-    if table_shape is not None:
-        ph = (jnp.minimum(ph[0], table_shape[0] - 1), jnp.minimum(ph[1], table_shape[0] - 1))
-        el = (jnp.minimum(el[0], table_shape[1] - 1), jnp.minimum(el[1], table_shape[1] - 1))
     clip = lambda w, lo=0.0: (jnp.maximum(w[0], lo), jnp.maximum(w[1], lo))  # noqa: E731
-    return Windows(clip(pe), clip(det), clip(ph), clip(ext, 1.0), clip(el))
+    w = Windows(clip(pe), clip(det), clip(ph), clip(ext, 1.0), clip(el))
+    return w if table_shape is None else clip_to_table(w, table_shape)
+
+
+def clip_to_table(w: Windows, table_shape: tuple[int, int]) -> Windows:
+    """``w`` with the produced-quanta windows stopped at the edge of a quanta table of shape
+    ``table_shape`` = (n_ph + 1, n_el + 1), beyond which the source has no probability."""
+    ph_top, el_top = table_shape[0] - 1, table_shape[1] - 1
+    return w._replace(
+        ph=(jnp.minimum(w.ph[0], ph_top), jnp.minimum(w.ph[1], ph_top)),
+        el=(jnp.minimum(w.el[0], el_top), jnp.minimum(w.el[1], el_top)),
+    )
 
 
 def window_sizes(w: Windows, cap: int | None = None) -> WindowSizes:
@@ -292,7 +300,15 @@ def _event_log_rate(
     c, d_max = event_s1_side(ev, win, table_t, dpe, pe_res, s1_divisor, coincidence, lf, sizes)
     c = checkpoint_name(c, "s1_side")  # kept for the backward pass (see log_diff_rate)
     b, e_max = event_s2_side(ev, win, se_width, lf, sizes)
-    return jnp.log(c @ b) + d_max + e_max
+    return log_density_sum(c @ b) + d_max + e_max
+
+
+def log_density_sum(f: Array) -> Array:
+    """log f, and -inf with a zero gradient (not NaN: log'(0) x 0) where f = 0, i.e. where a
+    source cannot make the event (e.g. its photon window is beyond the source's quanta table);
+    the likelihood's sum over sources then ignores that source for that event."""
+    pos = f > 0
+    return jnp.where(pos, jnp.log(jnp.where(pos, f, 1.0)), -jnp.inf)
 
 
 def log_diff_rate(

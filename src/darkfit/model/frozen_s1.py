@@ -57,28 +57,28 @@ def can_freeze(model: SourceRateModel, free) -> bool:
     return not (set(free) & fixed_names)
 
 
-def _frozen_inputs(model: SourceRateModel, theta0: dict[str, Any], events):
+def _frozen_inputs(model: SourceRateModel, theta0: dict[str, Any], events, clip: bool = True):
     """(EventInputs, ResponseParams, Windows) at ``theta0`` with electron windows covering
-    the S2 gain and the electron survival each within [1/margin, margin] of ``theta0``."""
-    ev, rp, w = model._windows(theta0, events)
-    lo, hi = w.el
-    m = model.margin
+    the S2 gain and the electron survival each within [1/margin, margin] of ``theta0``;
+    ``clip=False``: windows not stopped at the edge of the model's quanta table."""
+    rp, *_ = model._resolve(theta0)
+    ev = model.event_inputs(theta0, events)
+
+    def windows(e):
+        return diffrate.event_windows(
+            e, rp.double_pe_fraction, rp.pe_resolution, rp.s1_divisor, rp.se_width, model.n_sigma
+        )
+
+    w = windows(ev)
+    (lo, hi), m = w.el, model.margin
     for fg, fs in [(fg, fs) for fg in (1 / m, 1, m) for fs in (1 / m, 1, m) if (fg, fs) != (1, 1)]:
-        ev_f = ev._replace(
-            s2_gain=ev.s2_gain * fg,
-            electron_survival=jnp.minimum(ev.electron_survival * fs, 1.0 - 1e-9),
-        )
-        wf = diffrate.event_windows(
-            ev_f,
-            rp.double_pe_fraction,
-            rp.pe_resolution,
-            rp.s1_divisor,
-            rp.se_width,
-            model.n_sigma,
-            (model.bounds["n_ph"] + 1, model.bounds["n_el"] + 1),
-        )
+        surv = jnp.minimum(ev.electron_survival * fs, 1.0 - 1e-9)
+        wf = windows(ev._replace(s2_gain=ev.s2_gain * fg, electron_survival=surv))
         lo, hi = jnp.minimum(lo, wf.el[0]), jnp.maximum(hi, wf.el[1])
-    return ev, rp, w._replace(el=(lo, hi))
+    w = w._replace(el=(lo, hi))
+    if clip:
+        w = diffrate.clip_to_table(w, (model.bounds["n_ph"] + 1, model.bounds["n_el"] + 1))
+    return ev, rp, w
 
 
 def freeze(
@@ -96,39 +96,152 @@ def freeze(
     fit's S2-side evaluations depend on. Default: one group per :data:`EVENTS_PER_S2_GROUP`
     events, at least 1 and at most 3.
     """
-    if isinstance(plan, diffrate.WindowSizes):
-        plan = EventPlan(((np.arange(len(events["s1"])), plan),), len(events["s1"]))
-    caps = model.caps or diffrate.WindowSizes(*(1 << 30,) * 5)
-    n_el_cap = min(FROZEN_EL_FACTOR * caps.n_el, model.bounds["n_el"] + 1)
-    # a wider electron grid on capped groups, so the step stays as fine
-    plan_sizes = [s._replace(n_el=n_el_cap) if s.n_el == caps.n_el else s for _, s in plan.groups]
+    return freeze_sources([model], [theta0], events, [plan], batch_size, s2_groups)[0]
+
+
+def _s1_key(model: SourceRateModel, theta0: dict[str, Any], plan: EventPlan) -> tuple:
+    """Sources with equal keys have the same S1 factor A(s1 | Nph) per event (it depends on
+    the detector's S1 response, not on the source) on the same event groups."""
+    rp, *_ = model._resolve(theta0)
+    s1 = (rp.g1, rp.double_pe_fraction, rp.pe_resolution, rp.s1_divisor)
+    return (
+        id(model.detector),
+        model.n_sigma,
+        model.margin,
+        model.caps,
+        model.bounds["n_pe"],
+        model.bounds["n_det"],
+        tuple(float(x) for x in s1),
+        tuple(idx.tobytes() for idx, _ in plan.groups),
+    )
+
+
+def freeze_sources(
+    models: Sequence[SourceRateModel],
+    theta0s: Sequence[dict[str, Any]],
+    events,
+    plans: Sequence[EventPlan | diffrate.WindowSizes],
+    batch_size: int = 16,
+    s2_groups: int | None = None,
+) -> list[FrozenS1]:
+    """:func:`freeze` of several sources of the same events, by one compiled call.
+
+    The S1 factor A(s1 | Nph) of an event depends on the detector, not on the source: sources
+    that share it (same detector, S1 parameters and event groups) compute it once, on the
+    photon window of the source with the largest quanta table (the others' windows are its
+    cuts at their tables' edges, and their tables are padded with zeros beyond them), and each
+    contracts it with its own table. So is the S1 acceptance of mu. Measured on the flamedisx
+    preset, ER + NR, 1000 events, 2 cores, no compilation cache: freeze 3.6 -> 2.3 s (its
+    compilation 2.1 -> 1.2 s).
+    """
+    n = len(events["s1"])
+    plans = [
+        EventPlan(((np.arange(n), p),), n) if isinstance(p, diffrate.WindowSizes) else p
+        for p in plans
+    ]
+    plan_sizes = []
+    for model, plan in zip(models, plans, strict=True):
+        caps = model.caps or diffrate.WindowSizes(*(1 << 30,) * 5)
+        n_el_cap = min(FROZEN_EL_FACTOR * caps.n_el, model.bounds["n_el"] + 1)
+        # a wider electron grid on capped groups, so the step stays as fine
+        plan_sizes.append(
+            [s._replace(n_el=n_el_cap) if s.n_el == caps.n_el else s for _, s in plan.groups]
+        )
     cols = ("s1", "s2", "r", "z", "drift_time")
     data = {c: np.asarray(events[c], dtype=float) for c in cols}
     # quanta-table parameters stay Python numbers (at their defaults the cached table is
     # reused instead of recomputed inside the trace); the rest are arguments
-    table_names = set(model.table_parameter_names())
-    fixed = {k: v for k, v in theta0.items() if k in table_names}
-    varying = {k: float(v) for k, v in theta0.items() if k not in table_names}
+    fixed, varying = [], []
+    for model, th in zip(models, theta0s, strict=True):
+        names = set(model.table_parameter_names())
+        fixed.append({k: v for k, v in th.items() if k in names})
+        varying.append({k: float(v) for k, v in th.items() if k not in names})
+    sets: dict = {}
+    for i, (model, th, plan) in enumerate(zip(models, theta0s, plans, strict=True)):
+        sets.setdefault(_s1_key(model, th, plan), []).append(i)
 
-    def kernel(th, d):
-        th = {**fixed, **th}
-        ev, rp, win = _frozen_inputs(model, th, d)
-        table_t = model.quanta_table(th, transposed=True)
-        lf = model._lf(model._lf_size())
-        sides = []
-        for (idx, _), sizes in zip(plan.groups, plan_sizes, strict=True):
-            e, w = jax.tree_util.tree_map(lambda a, idx=idx: a[idx], (ev, win))
-            sides.append(
-                diffrate.s1_side(
-                    e, w, table_t, rp, model.detector.s1_coincidence, lf, sizes, batch_size
-                )
-            )
-        return sides, win.el, win.ext[1] - win.ext[0] + 1, model.s1_table(th)
+    def kernel(ths, d):
+        ths = [{**f, **t} for f, t in zip(fixed, ths, strict=True)]
+        out = [None] * len(models)
+        for members in sets.values():
+            pick = lambda seq, members=members: [seq[i] for i in members]  # noqa: E731
+            res = _freeze_set(pick(models), pick(ths), d, pick(plans), pick(plan_sizes), batch_size)
+            for i, r in zip(members, res, strict=True):
+                out[i] = r
+        return out
 
     # one compiled call for everything; the regrouping below is host-side numpy (eager jax
     # indexing compiled a program per distinct shape: ~1 s of a 3.5 s freeze)
-    sides, (el_lo, el_hi), ext_len, s1_table = jax.device_get(jax.jit(kernel)(varying, data))
-    s1_table = _cut_s1_table(s1_table)
+    out = jax.device_get(jax.jit(kernel)(varying, data))
+    return [
+        _regroup(model, plan, sizes, *res, s2_groups)
+        for model, plan, sizes, res in zip(models, plans, plan_sizes, out, strict=True)
+    ]
+
+
+def _freeze_set(models, thetas, data, plans, plan_sizes, batch_size) -> list[tuple]:
+    """Traced body of :func:`freeze_sources` for sources sharing their S1 factor: per source
+    (per event group (c, log_scale), electron window (lo, hi), extracted-electron window
+    length, S1 x table factor of mu)."""
+    tables = [m.quanta_table(th, transposed=True) for m, th in zip(models, thetas, strict=True)]
+    ref = max(range(len(models)), key=lambda i: models[i].bounds["n_ph"])
+    ev, rp, win = _frozen_inputs(models[ref], thetas[ref], data, clip=False)
+    n_tab = models[ref].bounds["n_ph"] + 1
+    padded = [jnp.pad(t, ((0, 0), (0, n_tab - t.shape[1]))) for t in tables]
+    lf = max((m._lf(m._lf_size()) for m in models), key=len)
+    acc1 = models[ref].s1_acceptance(thetas[ref])
+    wins = [
+        diffrate.clip_to_table(win, (m.bounds["n_ph"] + 1, m.bounds["n_el"] + 1)) for m in models
+    ]
+    sides = [[] for _ in models]
+    for g, (idx, _) in enumerate(plans[ref].groups):
+        sizes = [s[g] for s in plan_sizes]
+        e, w = jax.tree_util.tree_map(lambda a, idx=idx: a[idx], (ev, wins[ref]))
+        els = [(wi.el[0][idx], wi.el[1][idx]) for wi in wins]
+        cs, scale = _s1_sides(
+            e, w, els, padded, sizes, rp, models[ref].detector.s1_coincidence, lf, batch_size
+        )
+        for side, c in zip(sides, cs, strict=True):
+            side.append((c, scale))
+    ext_len = win.ext[1] - win.ext[0] + 1
+    return [
+        (side, wi.el, ext_len, acc1[:, : t.shape[1]] @ t.T)
+        for side, wi, t in zip(sides, wins, tables, strict=True)
+    ]
+
+
+def _s1_sides(ev, win, els, tables_t, sizes, rp, coincidence, lf, batch_size):
+    """Per event, the S1 factor on the photon window ``win.ph`` contracted with each of
+    ``tables_t`` (P(Ne, Nph), padded to one Nph length) on its electron grid ``els[k]``:
+    ([c_k of shape (n, sizes[k].n_el)], log_scale of shape (n,))."""
+    shared = max(sizes, key=lambda s: s.n_ph)  # n_pe, n_det: equal (same S1 key)
+    n_tab = tables_t[0].shape[1]
+
+    def one(args):
+        e, w, els = args
+        a, i0, d_max = diffrate.event_s1_factor(
+            e,
+            w,
+            n_tab,
+            rp.double_pe_fraction,
+            rp.pe_resolution,
+            rp.s1_divisor,
+            jnp.float64(coincidence),
+            lf,
+            shared,
+        )
+        cs = [
+            diffrate.contract_table(t, a, i0, w._replace(el=el), shared._replace(n_el=s.n_el))
+            for t, el, s in zip(tables_t, els, sizes, strict=True)
+        ]
+        return cs, d_max
+
+    return jax.lax.map(one, (ev, win, els), batch_size=batch_size)
+
+
+def _regroup(model, plan, plan_sizes, sides, el, ext_len, s1_table, s2_groups) -> FrozenS1:
+    """A source's frozen S1 factors regrouped by the length of the S2 window (host side)."""
+    el_lo, el_hi = el
     n_split = s2_groups or min(3, plan.n_events // EVENTS_PER_S2_GROUP)
     groups = []
     for (idx, _), sizes, (c, scale) in zip(plan.groups, plan_sizes, sides, strict=True):
@@ -152,7 +265,7 @@ def freeze(
                     sizes._replace(n_pe=0, n_det=0, n_ph=0, n_ext=n_ext),
                 )
             )
-    return FrozenS1(tuple(groups), plan.n_events, s1_table)
+    return FrozenS1(tuple(groups), plan.n_events, _cut_s1_table(s1_table))
 
 
 #: Relative size below which the trailing electron numbers of the frozen S1 x table factor of
@@ -218,7 +331,8 @@ def log_densities(
         logf = jnp.zeros(frozen.n_events)
         for g, (idx, c, scale, _, _, _) in enumerate(frozen.groups):
             b, e_max = per_group[k, g]
-            logf = logf.at[idx].set(jnp.log(jnp.sum(c * b, axis=1)) + scale + e_max)
+            f = diffrate.log_density_sum(jnp.sum(c * b, axis=1))
+            logf = logf.at[idx].set(f + scale + e_max)
         out.append(logf)
     return out
 
@@ -299,7 +413,7 @@ def log_density_from_state(
     def one(args):
         e, w, c = args
         b, e_max = diffrate.event_s2_side(e, w, rp.se_width, lf, sizes)
-        return jnp.log(c @ b) + e_max
+        return diffrate.log_density_sum(c @ b) + e_max
 
     out = jax.lax.map(jax.checkpoint(one), (ev, win, c), batch_size=64)
     return out + state.log_scale
