@@ -86,7 +86,7 @@ def freeze(
     theta0: dict[str, Any],
     events,
     plan: EventPlan | diffrate.WindowSizes,
-    batch_size: int = 16,
+    batch_size: int = 8,
     s2_groups: int | None = None,
 ) -> FrozenS1:
     """Evaluate the S1 side of every event (and of mu) once, at ``theta0``.
@@ -121,7 +121,7 @@ def freeze_sources(
     theta0s: Sequence[dict[str, Any]],
     events,
     plans: Sequence[EventPlan | diffrate.WindowSizes],
-    batch_size: int = 16,
+    batch_size: int = 8,
     s2_groups: int | None = None,
 ) -> list[FrozenS1]:
     """:func:`freeze` of several sources of the same events, by one compiled call.
