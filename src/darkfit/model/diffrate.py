@@ -275,13 +275,60 @@ def event_s2_side(
 ) -> tuple[Array, Array]:
     """B(s2 | Ne_j) for ONE event on its Ne grid: returns (b, log_scale)."""
     next_, m_ext, h_ext = _grid(win.ext, sizes.n_ext)
-    next_safe = jnp.maximum(next_, 1.0)
-    log_e = norm.logpdf(ev.s2, next_safe * ev.s2_gain, se_width * jnp.sqrt(next_safe))
-    log_e = jnp.where(m_ext & (next_ >= 1), log_e + jnp.log(h_ext), -jnp.inf)
     nel, _, _ = _grid(win.el, sizes.n_el)
-    log_surv = log_binom_matrix(nel, next_, ev.electron_survival, lf)
+    log_h = jnp.where(m_ext & (next_ >= 1), jnp.log(h_ext), -jnp.inf)
+    log_e = _log_s2_pdf(ev.s2, ev.s2_gain, se_width, next_) + log_h
     e_max = jax.lax.stop_gradient(jnp.max(jnp.where(jnp.isfinite(log_e), log_e, -1e300)))
-    return jnp.exp(log_surv) @ jnp.exp(log_e - e_max), e_max
+    b = _s2_sum(ev.electron_survival, ev.s2_gain, se_width, ev.s2, e_max, nel, next_, log_h, lf)
+    return b, e_max
+
+
+def _log_s2_pdf(s2, gain, width, n_ext):
+    """log N(s2 | n_ext G, sigma_SE sqrt(n_ext)) [log(1/phd)] (n_ext >= 1 where used)."""
+    k = jnp.maximum(n_ext, 1.0)
+    return norm.logpdf(s2, k * gain, width * jnp.sqrt(k))
+
+
+def _s2_sum_and_slopes(p, gain, width, s2, e_max, nel, n_ext, log_h, lf):
+    """b_i = sum_k Binom(k | Ne_i, p) N(s2 | k G, sigma sqrt(k)) h exp(-e_max) and its
+    derivatives in (p, G, sigma, s2), from ONE product of the binomial matrix M with five
+    columns: with r = s2 - k G, d/dp Binom = Binom (k - Ne p) / (p (1 - p)),
+    d/dG log N = r / sigma^2, d/dsigma log N = r^2 / (sigma^3 k) - 1 / sigma,
+    d/ds2 log N = -r / (sigma^2 k)."""
+    k = jnp.maximum(n_ext, 1.0)
+    v = jnp.exp(_log_s2_pdf(s2, gain, width, n_ext) + log_h - e_max)  # 0 outside the window
+    r = s2 - k * gain
+    cols = jnp.stack(
+        [
+            v,
+            n_ext * v,
+            v * r / width**2,
+            v * (r**2 / (width**3 * k) - 1.0 / width),
+            -v * r / (width**2 * k),
+        ],
+        axis=1,
+    )
+    y = jnp.exp(log_binom_matrix(nel, n_ext, p, lf)) @ cols
+    b = y[:, 0]
+    return b, ((y[:, 1] - p * nel * b) / (p * (1.0 - p)), y[:, 2], y[:, 3], y[:, 4])
+
+
+@jax.custom_jvp
+def _s2_sum(p, gain, width, s2, e_max, nel, n_ext, log_h, lf):
+    """The S2 factor of :func:`event_s2_side` with a hand-written derivative: reverse mode
+    keeps four numbers per electron grid point instead of recomputing the binomial matrix and
+    differentiating it entry by entry (value + gradient of a frozen likelihood, flamedisx
+    preset, 10^4 events, 2 cores: 0.56 -> 0.35 s, the value alone 0.27 s)."""
+    v = jnp.exp(_log_s2_pdf(s2, gain, width, n_ext) + log_h - e_max)
+    return jnp.exp(log_binom_matrix(nel, n_ext, p, lf)) @ v
+
+
+@_s2_sum.defjvp
+def _s2_sum_jvp(primals, tangents):
+    # e_max is a stop-gradient scale and the grids come from stop-gradient windows: only
+    # (p, G, sigma, s2) carry derivatives
+    b, slopes = _s2_sum_and_slopes(*primals)
+    return b, sum(d * t for d, t in zip(slopes, tangents[:4], strict=True))
 
 
 def _event_log_rate(

@@ -317,7 +317,7 @@ def log_densities(
             lambda *a: jnp.concatenate(a), *[(m[2], m[3], m[4]) for m in members]
         )
         b, e_max = jax.lax.map(
-            jax.checkpoint(lambda a, sizes=sizes: diffrate.event_s2_side(*a, lf, sizes)),
+            lambda a, sizes=sizes: diffrate.event_s2_side(*a, lf, sizes),
             (e, w, se),
             batch_size=batch_size,
         )
