@@ -70,11 +70,13 @@ def _frozen_inputs(model: SourceRateModel, theta0: dict[str, Any], events, clip:
         )
 
     w = windows(ev)
-    (lo, hi), m = w.el, model.margin
-    for fg, fs in [(fg, fs) for fg in (1 / m, 1, m) for fs in (1 / m, 1, m) if (fg, fs) != (1, 1)]:
-        surv = jnp.minimum(ev.electron_survival * fs, 1.0 - 1e-9)
-        wf = windows(ev._replace(s2_gain=ev.s2_gain * fg, electron_survival=surv))
-        lo, hi = jnp.minimum(lo, wf.el[0]), jnp.maximum(hi, wf.el[1])
+    # the 3 x 3 (gain, survival) corners as one (9, n) computation (fewer compiled kernels)
+    m = model.margin
+    fg, fs = (jnp.asarray(a.reshape(9, 1)) for a in np.meshgrid([1 / m, 1, m], [1 / m, 1, m]))
+    surv = jnp.minimum(ev.electron_survival * fs, 1.0 - 1e-9)
+    wf = windows(ev._replace(s2_gain=ev.s2_gain * fg, electron_survival=surv))
+    lo = jnp.minimum(w.el[0], jnp.min(wf.el[0], axis=0))
+    hi = jnp.maximum(w.el[1], jnp.max(wf.el[1], axis=0))
     w = w._replace(el=(lo, hi))
     if clip:
         w = diffrate.clip_to_table(w, (model.bounds["n_ph"] + 1, model.bounds["n_el"] + 1))
@@ -196,8 +198,8 @@ def _freeze_set(models, thetas, data, plans, plan_sizes, batch_size) -> list[tup
     sides = [[] for _ in models]
     for g, (idx, _) in enumerate(plans[ref].groups):
         sizes = [s[g] for s in plan_sizes]
-        e, w = jax.tree_util.tree_map(lambda a, idx=idx: a[idx], (ev, wins[ref]))
-        els = [(wi.el[0][idx], wi.el[1][idx]) for wi in wins]
+        e, w = _take((ev, wins[ref]), idx)
+        els = [_take(wi.el, idx) for wi in wins]
         cs, scale = _s1_sides(
             e, w, els, padded, sizes, rp, models[ref].detector.s1_coincidence, lf, batch_size
         )
@@ -237,6 +239,22 @@ def _s1_sides(ev, win, els, tables_t, sizes, rp, coincidence, lf, batch_size):
         return cs, d_max
 
     return jax.lax.map(one, (ev, win, els), batch_size=batch_size)
+
+
+def _is_all(idx: np.ndarray, n: int) -> bool:
+    return len(idx) == n and bool(np.all(idx == np.arange(n)))
+
+
+def _take(tree, idx: np.ndarray):
+    """The per-event arrays of ``tree`` at the events ``idx`` (no gather, which is one more
+    compiled kernel per array, when ``idx`` is every event in order)."""
+    n = len(jax.tree_util.tree_leaves(tree)[0])
+    return tree if _is_all(idx, n) else jax.tree_util.tree_map(lambda a: a[idx], tree)
+
+
+def _put(out: Array, idx: np.ndarray, values: Array) -> Array:
+    """``out`` with ``values`` at the events ``idx``."""
+    return values if _is_all(idx, len(out)) else out.at[idx].set(values)
 
 
 def _regroup(model, plan, plan_sizes, sides, el, ext_len, s1_table, s2_groups) -> FrozenS1:
@@ -308,7 +326,7 @@ def log_densities(
     for k, (model, theta, frozen) in enumerate(zip(models, thetas, frozens, strict=True)):
         ev, rp, win = model._windows(theta, events)
         for g, (idx, _, _, el_lo, el_hi, sizes) in enumerate(frozen.groups):
-            e, w = jax.tree_util.tree_map(lambda a, idx=idx: a[idx], (ev, win))
+            e, w = _take((ev, win), idx)
             se = jnp.broadcast_to(rp.se_width, idx.shape)
             buckets.setdefault(sizes, []).append((k, g, e, w._replace(el=(el_lo, el_hi)), se))
     per_group: dict = {}
@@ -332,7 +350,7 @@ def log_densities(
         for g, (idx, c, scale, _, _, _) in enumerate(frozen.groups):
             b, e_max = per_group[k, g]
             f = diffrate.log_density_sum(jnp.sum(c * b, axis=1))
-            logf = logf.at[idx].set(f + scale + e_max)
+            logf = _put(logf, idx, f + scale + e_max)
         out.append(logf)
     return out
 
