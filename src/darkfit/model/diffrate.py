@@ -396,23 +396,3 @@ def log_diff_rate(
     return jax.lax.map(
         jax.checkpoint(lambda args: one(*args), policy=keep_c), (ev, win), batch_size=batch_size
     )
-
-
-def s1_side(ev, win, table_t, rp, coincidence, lf, sizes, batch_size=64):
-    """:func:`event_s1_side` for all events: (c of shape (n, n_el), log_scale of shape (n,))."""
-
-    def one(args):
-        e, w = args
-        return event_s1_side(
-            e,
-            w,
-            table_t,
-            rp.double_pe_fraction,
-            rp.pe_resolution,
-            rp.s1_divisor,
-            jnp.float64(coincidence),
-            lf,
-            sizes,
-        )
-
-    return jax.lax.map(one, (ev, win), batch_size=batch_size)

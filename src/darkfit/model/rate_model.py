@@ -383,12 +383,8 @@ class SourceRateModel:
         rp = jax.tree_util.tree_map(lambda a: np.asarray(a, dtype=np.float64), rp)
         cols = ("s1", "s2", "r", "z", "drift_time")
         ev = {c: np.asarray(events[c], dtype=float) for c in cols}
-        w = jax.device_get(_windows_kernel(rp, self.n_sigma, ev))
-        ph_top, el_top = self.bounds["n_ph"], self.bounds["n_el"]  # as clip_to_table
-        return w._replace(
-            ph=tuple(np.minimum(a, ph_top) for a in w.ph),
-            el=tuple(np.minimum(a, el_top) for a in w.el),
-        )
+        table_shape = (self.bounds["n_ph"] + 1, self.bounds["n_el"] + 1)
+        return jax.device_get(_windows_kernel(rp, self.n_sigma, ev, table_shape))
 
     def _sizes_for(self, need: diffrate.WindowSizes) -> diffrate.WindowSizes:
         caps = self.caps or (1 << 30,) * 5
@@ -465,11 +461,18 @@ def _event_inputs(rp: ResponseParams, events) -> diffrate.EventInputs:
 
 
 @functools.partial(jax.jit, static_argnames="n_sigma")
-def _windows_kernel(rp: ResponseParams, n_sigma: float, events) -> diffrate.Windows:
-    """Hidden-variable windows of ``events`` not yet cut at any quanta table's edge."""
+def _windows_kernel(rp: ResponseParams, n_sigma: float, events, table_shape) -> diffrate.Windows:
+    """Hidden-variable windows of ``events`` stopped at the edge of a quanta table of shape
+    ``table_shape`` (an argument, not a constant: one compilation serves every source)."""
     ev = _event_inputs(rp, events)
     return diffrate.event_windows(
-        ev, rp.double_pe_fraction, rp.pe_resolution, rp.s1_divisor, rp.se_width, n_sigma
+        ev,
+        rp.double_pe_fraction,
+        rp.pe_resolution,
+        rp.s1_divisor,
+        rp.se_width,
+        n_sigma,
+        table_shape,
     )
 
 
