@@ -35,7 +35,7 @@ from jax import Array
 from jax.ad_checkpoint import checkpoint_name
 from jax.scipy.stats import norm
 
-from darkfit.model._counting import log_binom_matrix, log_binom_pmf
+from darkfit.model._counting import binom_thinning, log_binom_matrix, log_binom_pmf
 
 #: Default half-width of hidden-variable windows, in standard deviations.
 N_SIGMA = 7.0
@@ -159,6 +159,13 @@ def _grid(lohi, size):
     return n, n <= hi, h
 
 
+def unit_det_step(win: Windows, sizes: WindowSizes) -> Array:
+    """True if every event's detected-photon window fits ``sizes.n_det`` (its grid has step 1).
+    Computed over all events before they are mapped, so it is not batched and
+    :func:`event_s1_factor` takes one branch of its ``lax.cond``."""
+    return jnp.all(win.det[1] - win.det[0] + 1 <= sizes.n_det)
+
+
 def event_s1_side(
     ev: EventInputs,
     win: Windows,
@@ -169,14 +176,16 @@ def event_s1_side(
     coincidence: Array,
     lf: Array,
     sizes: WindowSizes,
+    unit_det: Array,
 ) -> tuple[Array, Array]:
     """The S1 factor contracted with the quanta table, for ONE event, on its Ne grid.
 
     Returns (c, log_scale) with c_j exp(log_scale) = sum_Nph A(s1 | Nph) P(Nph, Ne_j) h_j for
-    the event's electron grid Ne_j (step h_j); ``table_t`` is P(Ne, Nph).
+    the event's electron grid Ne_j (step h_j); ``table_t`` is P(Ne, Nph). ``unit_det``: see
+    :func:`event_s1_factor`.
     """
     a, i0, d_max = event_s1_factor(
-        ev, win, table_t.shape[1], dpe, pe_res, s1_divisor, coincidence, lf, sizes
+        ev, win, table_t.shape[1], dpe, pe_res, s1_divisor, coincidence, lf, sizes, unit_det
     )
     return contract_table(table_t, a, i0, win, sizes), d_max
 
@@ -191,9 +200,16 @@ def event_s1_factor(
     coincidence: Array,
     lf: Array,
     sizes: WindowSizes,
+    unit_det: Array,
 ) -> tuple[Array, Array, Array]:
     """A(s1 | Nph) exp(-log_scale) for ONE event on Nph = i0 .. i0 + n_ph - 1 (``n_tab``: the
-    quanta table's number of Nph values): returns (a, i0, log_scale)."""
+    quanta table's number of Nph values): returns (a, i0, log_scale).
+
+    ``unit_det`` (:func:`unit_det_step`, one boolean for ALL events of the batch, so only one
+    branch runs): every detected-photon grid has step 1, and the sum over n_det is one
+    Toeplitz product (:func:`~darkfit.model._counting.binom_thinning`); else each element of
+    the binomial matrix is computed.
+    """
     # --- D(n_det) from the photoelectron sum
     x1 = ev.s1 * s1_divisor
     npe, m_pe, h_pe = _grid(win.pe, sizes.n_pe)
@@ -212,9 +228,16 @@ def event_s1_factor(
     i0 = jnp.minimum(lo, n_tab - sizes.n_ph)
     nph = i0 + jnp.arange(sizes.n_ph, dtype=jnp.float64)
     m_ph = (nph >= lo) & (nph <= hi)
-    log_det = log_binom_matrix(nph, ndet, ev.photon_eff, lf)
-    a = jnp.where(m_ph, jnp.exp(log_det) @ jnp.exp(log_d - d_max), 0.0)
-    return a, i0, d_max
+    w = jnp.exp(log_d - d_max)
+
+    def stepped():  # any step of the n_det grid: the binomial matrix element by element
+        return jnp.exp(log_binom_matrix(nph, ndet, ev.photon_eff, lf)) @ w
+
+    def unit():
+        return binom_thinning(ev.photon_eff, w, i0, ndet[0], lf, sizes.n_ph)
+
+    a = jax.lax.cond(unit_det, unit, stepped)
+    return jnp.where(m_ph, a, 0.0), i0, d_max
 
 
 def contract_table(table_t: Array, a: Array, i0: Array, win: Windows, sizes: WindowSizes) -> Array:
@@ -342,9 +365,12 @@ def _event_log_rate(
     coincidence: Array,
     lf: Array,
     sizes: WindowSizes,
+    unit_det: Array,
 ) -> Array:
     """log f(s1, s2) for ONE event (scalars in ``ev``/``win``); vmapped by the caller."""
-    c, d_max = event_s1_side(ev, win, table_t, dpe, pe_res, s1_divisor, coincidence, lf, sizes)
+    c, d_max = event_s1_side(
+        ev, win, table_t, dpe, pe_res, s1_divisor, coincidence, lf, sizes, unit_det
+    )
     c = checkpoint_name(c, "s1_side")  # kept for the backward pass (see log_diff_rate)
     b, e_max = event_s2_side(ev, win, se_width, lf, sizes)
     return log_density_sum(c @ b) + d_max + e_max
@@ -373,6 +399,7 @@ def log_diff_rate(
     ``table`` is the source's joint quanta table transposed, P(Ne, Nph); hidden counts beyond
     it have probability zero. ``lf`` must cover the largest count of any window.
     """
+    unit_det = unit_det_step(win, sizes)
 
     def one(e, w):
         return _event_log_rate(
@@ -386,6 +413,7 @@ def log_diff_rate(
             jnp.float64(coincidence),
             lf,
             sizes,
+            unit_det,
         )
 
     # reverse mode keeps each batch's inputs and S1 factors c(Ne) (n_el numbers per event) and

@@ -218,6 +218,7 @@ def _s1_sides(ev, win, els, tables_t, sizes, rp, coincidence, lf, batch_size):
     ([c_k of shape (n, sizes[k].n_el)], log_scale of shape (n,))."""
     shared = max(sizes, key=lambda s: s.n_ph)  # n_pe, n_det: equal (same S1 key)
     n_tab = tables_t[0].shape[1]
+    unit_det = diffrate.unit_det_step(win, shared)
 
     def one(args):
         e, w, els = args
@@ -231,11 +232,19 @@ def _s1_sides(ev, win, els, tables_t, sizes, rp, coincidence, lf, batch_size):
             jnp.float64(coincidence),
             lf,
             shared,
+            unit_det,
         )
-        cs = [
-            diffrate.contract_table(t, a, i0, w._replace(el=el), shared._replace(n_el=s.n_el))
-            for t, el, s in zip(tables_t, els, sizes, strict=True)
-        ]
+        cs = []
+        for t, el, s in zip(tables_t, els, sizes, strict=True):
+            # a source with a smaller table needs only its own photon-window length of the
+            # shared factor: the slice from the window's start (a is zero before it), moved
+            # back to end with the shared window where it would run past it (flamedisx
+            # preset, 10^4 events: the ER contraction on 733 instead of 1596 photon numbers,
+            # freeze 3.4 -> 2.5 s)
+            off = jnp.clip(w.ph[0] - i0, 0, shared.n_ph - s.n_ph)
+            a_s = jax.lax.dynamic_slice(a, (off.astype(jnp.int32),), (s.n_ph,))
+            ws = w._replace(el=el)
+            cs.append(diffrate.contract_table(t, a_s, i0 + off, ws, s))
         return cs, d_max
 
     return jax.lax.map(one, (ev, win, els), batch_size=batch_size)
@@ -397,6 +406,7 @@ def s1_state(model: SourceRateModel, theta0: dict[str, Any], data, sizes) -> S1S
     ev, rp, win = _frozen_inputs(model, theta0, data)
     lf = model._lf(model._lf_size())
     n_tab = model.bounds["n_ph"] + 1
+    unit_det = diffrate.unit_det_step(win, sizes)
 
     def one(args):
         e, w = args
@@ -410,6 +420,7 @@ def s1_state(model: SourceRateModel, theta0: dict[str, Any], data, sizes) -> S1S
             jnp.float64(model.detector.s1_coincidence),
             lf,
             sizes,
+            unit_det,
         )
 
     a, i0, scale = jax.lax.map(one, (ev, win), batch_size=64)
