@@ -182,18 +182,47 @@ def electron_pmf(
     n_el, n_q = jnp.broadcast_arrays(
         jnp.asarray(n_el, dtype=jnp.float64), jnp.asarray(n_q, dtype=jnp.float64)
     )
+    kw = dict(model=model, recoil_type=recoil_type)
+    shape = _electron_shape(
+        n_q, **kw, field_v_cm=field_v_cm, density_g_cm3=density_g_cm3, quanta_params=quanta_params
+    )
+    return _electron_pmf_given_shape(n_el, n_q, shape, lf, **kw)
+
+
+def _electron_shape(
+    n_q: Array,
+    *,
+    model: str,
+    recoil_type: str,
+    field_v_cm: float,
+    density_g_cm3: float,
+    quanta_params=None,
+) -> tuple[Array, ...]:
+    """The parameters of P(Ne | Nq) as functions of Nq alone: (mean, sd) of the rounded normal
+    (NEST), (a, b) of the beta-binomial (flamedisx ER) or (p,) of the binomial (flamedisx NR)."""
     if model == "nest":
         rec = quanta.nest_recombination(n_q, recoil_type, field_v_cm, density_g_cm3, quanta_params)
         sd = jnp.maximum(quanta.electron_sd_given_quanta(n_q, rec), 1e-9)
-        p = rounded_normal_pmf(n_el, rec.electron_fraction * n_q, sd, 0.0, n_q)
+        return rec.electron_fraction * n_q, sd
+    if recoil_type == "er":
+        return quanta.beta_params(
+            1.0 - quanta.flamedisx_er_electron_fraction(n_q), quanta.flamedisx_er_fluctuation(n_q)
+        )
+    return (quanta.flamedisx_nr_electron_fraction(n_q, field_v_cm),)
+
+
+def _electron_pmf_given_shape(
+    n_el: Array, n_q: Array, shape: tuple[Array, ...], lf: Array, *, model: str, recoil_type: str
+) -> Array:
+    if model == "nest":
+        mean, sd = shape
+        p = rounded_normal_pmf(n_el, mean, sd, 0.0, n_q)
         # Nq = 0: all mass at Ne = 0
         return jnp.where(n_q == 0, (n_el == 0).astype(jnp.float64), p)
     if recoil_type == "er":
-        a, b = quanta.beta_params(
-            1.0 - quanta.flamedisx_er_electron_fraction(n_q), quanta.flamedisx_er_fluctuation(n_q)
-        )
+        a, b = shape
         return jnp.exp(log_beta_binom_pmf(n_q - n_el, n_q, a, b, lf))
-    p_e = quanta.flamedisx_nr_electron_fraction(n_q, field_v_cm)
+    (p_e,) = shape
     return jnp.exp(log_binom_pmf(n_el, n_q, p_e, lf))
 
 
@@ -206,13 +235,21 @@ def joint_quanta_table(
 ) -> Array:
     """P(Nph, Ne) on the grid 0..n_ph_max x 0..n_el_max (shape (n_ph_max+1, n_el_max+1)).
 
-    ``nq_pmf`` must cover Nq up to n_ph_max + n_el_max.
+    ``nq_pmf`` must cover Nq up to n_ph_max + n_el_max. The parameters of P(Ne | Nq) (NEST's
+    recombination: a log-log interpolation and the yield formulas) are evaluated once per Nq,
+    on n_ph_max + n_el_max + 1 values, and gathered onto the table, instead of once per table
+    element: measured on the toy pull study's NEST NR table (701 x 701, derivatives in NEST
+    alpha, 2 cores) value 0.107 -> 0.087 s, gradient 0.35 -> 0.19 s, Hessian 1.01 -> 0.31 s (its
+    compilation 8.3 -> 5.7 s), equal to 1e-13; a toy fit with alpha free 12.9 -> 5.9 s.
     """
     nph = jnp.arange(n_ph_max + 1, dtype=jnp.float64)[:, None]
     nel = jnp.arange(n_el_max + 1, dtype=jnp.float64)[None, :]
     nq = nph + nel
-    p_nq = nq_pmf[nq.astype(jnp.int32)]
-    return p_nq * electron_pmf(nel, nq, lf, **model_kw)
+    idx = nq.astype(jnp.int32)
+    nq_1d = jnp.arange(n_ph_max + n_el_max + 1, dtype=jnp.float64)
+    shape = tuple(a[idx] for a in _electron_shape(nq_1d, **model_kw))
+    kw = {k: model_kw[k] for k in ("model", "recoil_type")}
+    return nq_pmf[idx] * _electron_pmf_given_shape(nel, nq, shape, lf, **kw)
 
 
 __all__ = ["electron_pmf", "joint_quanta_table", "quanta_pmf"]

@@ -231,7 +231,10 @@ def fano_er(
     rho = jnp.asarray(density_g_cm3, dtype=jnp.float64)
     p = params
     poly = p.fano_c0 + p.fano_c1 * rho + p.fano_c2 * rho**2 + p.fano_c3 * rho**3
-    return poly + p.fano_field * jnp.sqrt(jnp.maximum(n_quanta, 0.0) * field_v_cm)
+    x = jnp.maximum(n_quanta, 0.0) * field_v_cm
+    # sqrt with a zero (not NaN = 0/0) derivative at <N_q> = 0: the quanta table asks for Nq = 0
+    pos = x > 0
+    return poly + p.fano_field * jnp.where(pos, jnp.sqrt(jnp.where(pos, x, 1.0)), 0.0)
 
 
 def recomb_omega_er(field_v_cm: Array, electron_fraction: Array, params: ERWidthParams) -> Array:
