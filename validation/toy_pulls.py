@@ -53,7 +53,7 @@ def main() -> None:
         "--free",
         default="er_rate,nr_rate,g2,alpha",
         help="free parameters (alpha is the NEST NR yield parameter; with it free the NR quanta"
-        " table is recomputed and differentiated at every step: ~13 s per toy fit on 2 cores,"
+        " table is recomputed and differentiated at every step: ~6 s per toy fit on 2 cores,"
         " several times the cost without it)",
     )
     a = ap.parse_args()

@@ -140,9 +140,9 @@ def fit(
     Value, gradient and Hessian come from one compiled call per trial point. With a NEST yield
     parameter free the Hessian differentiates through the quanta table: measured on the toy
     pull study (validation/toy_pulls.py, ~350 events padded to 600, two rates, g2 and NEST
-    alpha; 2 cores) a fit takes 13 s after the first, 34 s for the first including compilation
-    (at a99a62c; 15-19 s and 65 s with XLA's MLIR CPU emitters, when one call cost 5.4 s against
-    1.3 s for value + gradient).
+    alpha; 2 cores) a fit takes 6 s after the first, 22 s for the first including compilation
+    (at 860a40a; 15-19 s and 65 s before the classic CPU emitters and the per-Nq quanta-table
+    parameters, when one call cost 5.4 s against 1.3 s for value + gradient).
 
     ``region``: optional test of a parameter point (dict of all parameters) where ``nll`` is
     valid: a trial step that leaves it is shortened (damped) until it stays inside, and after
