@@ -70,15 +70,16 @@ def binom_thinning(p: Array, w: Array, n0: Array, k0: Array, lf: Array, n_rows: 
     return _thinning(p, w, n0, k0, lf, n_rows)
 
 
-def _thinning_parts(p, n0, k0, valid, lf, n_rows):
+def _thinning_parts(p, w, n0, k0, lf, n_rows):
     """(T (n_k, n_rows) with T_ji = e^(G(n0 + i - k0 - j) - G_max), column scales e^(H_j -
-    H_max) (zero where not ``valid``), log row scales R_i + G_max + H_max)."""
-    n_k = valid.shape[0]
+    H_max) (zero where w_j = 0), log row scales R_i + G_max + H_max, k, n)."""
+    n_k = w.shape[0]
+    valid = w > 0
     log_p, log_q = jnp.log(p), jnp.log1p(-p)
     n_max = lf.size - 1
     k = k0 + jnp.arange(n_k, dtype=jnp.float64)
-    # centre: the largest valid k, taken back to n by the mean of the thinning
-    k_c = jnp.max(jnp.where(valid, k, 0.0))
+    # centre: the k of the largest w, taken back to n by the mean of the thinning
+    k_c = jax.lax.stop_gradient(k[jnp.argmax(w)])
     gam = jax.lax.stop_gradient(jnp.log(k_c * jnp.exp(log_q - log_p) + 0.5) - log_q)
     m = n0 - k0 - (n_k - 1) + jnp.arange(n_rows + n_k - 1, dtype=jnp.float64)
     mi = jnp.clip(m, 0, n_max).astype(jnp.int32)
@@ -101,7 +102,7 @@ def _thinning_parts(p, n0, k0, valid, lf, n_rows):
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(5,))
 def _thinning(p, w, n0, k0, lf, n_rows):
-    t, col, log_row, _, _ = _thinning_parts(p, n0, k0, w > 0, lf, n_rows)
+    t, col, log_row, _, _ = _thinning_parts(p, w, n0, k0, lf, n_rows)
     s = (col * w) @ t
     pos = s > 0
     return jnp.where(pos, jnp.exp(log_row + jnp.log(jnp.where(pos, s, 1.0))), 0.0)
@@ -112,7 +113,7 @@ def _thinning_jvp(n_rows, primals, tangents):
     p, w, n0, k0, lf = primals
     dp, dw = tangents[0], tangents[1]  # n0, k0: integers; lf: a constant table
     valid = w > 0
-    t, col, log_row, k, n = _thinning_parts(p, n0, k0, valid, lf, n_rows)
+    t, col, log_row, k, n = _thinning_parts(p, w, n0, k0, lf, n_rows)
     s, sk = jnp.stack([col * w, col * w * k]) @ t
     pos = s > 0
     safe = jnp.where(pos, s, 1.0)
