@@ -194,11 +194,12 @@ def test_all_events_table_contraction_equals_per_event(dense, monkeypatch):
         assert np.any(np.asarray(ref) > 0)
 
 
-def test_s2_factor_derivatives_equal_autodiff_of_the_plain_sum():
-    """The hand-written derivative of the S2 factor (diffrate._s2_sum) equals automatic
-    differentiation of the plain sum over extracted electrons, to second order, in the
-    electron survival, S2 gain, single-electron width and S2 (and the gradient agrees with
-    central finite differences)."""
+@pytest.mark.parametrize("rule", ["s2_sum", "s2_dot"])
+def test_s2_factor_derivatives_equal_autodiff_of_the_plain_sum(rule):
+    """The hand-written derivatives of the S2 factor (diffrate._s2_sum, and diffrate._s2_dot
+    with the S1-side factor c contracted inside it) equal automatic differentiation of the
+    plain sum over extracted electrons, to second order, in the electron survival, S2 gain,
+    single-electron width and S2 (and the gradient agrees with central finite differences)."""
     import jax.numpy as jnp
     from jax.scipy.stats import norm
 
@@ -213,6 +214,8 @@ def test_s2_factor_derivatives_equal_autodiff_of_the_plain_sum():
     e_max = float(jnp.max(norm.logpdf(x0[3], n_ext * x0[1], x0[2] * jnp.sqrt(n_ext))))
 
     def ours(x):
+        if rule == "s2_dot":
+            return jnp.log(diffrate._s2_dot(c, *x, e_max, nel, n_ext, log_h, lf))
         return jnp.log(c @ diffrate._s2_sum(*x, e_max, nel, n_ext, log_h, lf))
 
     def plain(x):

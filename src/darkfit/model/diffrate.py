@@ -306,6 +306,37 @@ def event_s2_side(
     return b, e_max
 
 
+def event_s2_contracted(
+    c: Array, ev: EventInputs, win: Windows, se_width: Array, lf: Array, sizes: WindowSizes
+) -> tuple[Array, Array]:
+    """sum_j c_j B(s2 | Ne_j) for ONE event, with the S1-side factor ``c`` (on the event's Ne
+    grid) a constant: returns (value, log_scale). Its derivative is four numbers per event
+    (c . dB/d(p, G, sigma, s2)) where :func:`event_s2_side` keeps four per electron grid point
+    (value + gradient of a frozen likelihood, flamedisx preset, 10^5 events: peak memory
+    2.06 -> 1.28 GB, at 10^4 0.63 -> 0.58 GB; same speed)."""
+    next_, m_ext, h_ext = _grid(win.ext, sizes.n_ext)
+    nel, _, _ = _grid(win.el, sizes.n_el)
+    log_h = jnp.where(m_ext & (next_ >= 1), jnp.log(h_ext), -jnp.inf)
+    log_e = _log_s2_pdf(ev.s2, ev.s2_gain, se_width, next_) + log_h
+    e_max = jax.lax.stop_gradient(jnp.max(jnp.where(jnp.isfinite(log_e), log_e, -1e300)))
+    args = (ev.electron_survival, ev.s2_gain, se_width, ev.s2, e_max, nel, next_, log_h, lf)
+    return _s2_dot(jax.lax.stop_gradient(c), *args), e_max
+
+
+@jax.custom_jvp
+def _s2_dot(c, p, gain, width, s2, e_max, nel, n_ext, log_h, lf):
+    v = jnp.exp(_log_s2_pdf(s2, gain, width, n_ext) + log_h - e_max)
+    return c @ (jnp.exp(log_binom_matrix(nel, n_ext, p, lf)) @ v)
+
+
+@_s2_dot.defjvp
+def _s2_dot_jvp(primals, tangents):
+    # c is a constant (stop_gradient in the caller); only (p, G, sigma, s2) carry derivatives
+    c, *rest = primals
+    b, slopes = _s2_sum_and_slopes(*rest)
+    return c @ b, sum((c @ d) * t for d, t in zip(slopes, tangents[1:5], strict=True))
+
+
 def _log_s2_pdf(s2, gain, width, n_ext):
     """log N(s2 | n_ext G, sigma_SE sqrt(n_ext)) [log(1/phd)] (n_ext >= 1 where used)."""
     k = jnp.maximum(n_ext, 1.0)

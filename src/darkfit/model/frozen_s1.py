@@ -334,32 +334,31 @@ def log_densities(
     buckets: dict = {}
     for k, (model, theta, frozen) in enumerate(zip(models, thetas, frozens, strict=True)):
         ev, rp, win = model._windows(theta, events)
-        for g, (idx, _, _, el_lo, el_hi, sizes) in enumerate(frozen.groups):
+        for g, (idx, c, _, el_lo, el_hi, sizes) in enumerate(frozen.groups):
             e, w = _take((ev, win), idx)
             se = jnp.broadcast_to(rp.se_width, idx.shape)
-            buckets.setdefault(sizes, []).append((k, g, e, w._replace(el=(el_lo, el_hi)), se))
+            buckets.setdefault(sizes, []).append((k, g, c, e, w._replace(el=(el_lo, el_hi)), se))
     per_group: dict = {}
     for sizes, members in buckets.items():
-        e, w, se = jax.tree_util.tree_map(
-            lambda *a: jnp.concatenate(a), *[(m[2], m[3], m[4]) for m in members]
+        c, e, w, se = jax.tree_util.tree_map(
+            lambda *a: jnp.concatenate(a), *[m[2:] for m in members]
         )
-        b, e_max = jax.lax.map(
-            lambda a, sizes=sizes: diffrate.event_s2_side(*a, lf, sizes),
-            (e, w, se),
+        f, e_max = jax.lax.map(
+            lambda a, sizes=sizes: diffrate.event_s2_contracted(*a, lf, sizes),
+            (c, e, w, se),
             batch_size=batch_size,
         )
         start = 0
-        for k, g, e_k, _, _ in members:
-            n = len(e_k.s2)
-            per_group[k, g] = (b[start : start + n], e_max[start : start + n])
+        for k, g, c_k, *_ in members:
+            n = len(c_k)
+            per_group[k, g] = (f[start : start + n], e_max[start : start + n])
             start += n
     out = []
     for k, frozen in enumerate(frozens):
         logf = jnp.zeros(frozen.n_events)
-        for g, (idx, c, scale, _, _, _) in enumerate(frozen.groups):
-            b, e_max = per_group[k, g]
-            f = diffrate.log_density_sum(jnp.sum(c * b, axis=1))
-            logf = _put(logf, idx, f + scale + e_max)
+        for g, (idx, _, scale, _, _, _) in enumerate(frozen.groups):
+            f, e_max = per_group[k, g]
+            logf = _put(logf, idx, diffrate.log_density_sum(f) + scale + e_max)
         out.append(logf)
     return out
 
