@@ -200,7 +200,6 @@ def test_s2_factor_derivatives_equal_autodiff_of_the_plain_sum(rule):
     with the S1-side factor c contracted inside it) equal automatic differentiation of the
     plain sum over extracted electrons, to second order, in the electron survival, S2 gain,
     single-electron width and S2 (and the gradient agrees with central finite differences)."""
-    import jax.numpy as jnp
     from jax.scipy.stats import norm
 
     from darkfit.model._counting import log_binom_matrix, log_factorial_table

@@ -297,13 +297,8 @@ def event_s2_side(
     ev: EventInputs, win: Windows, se_width: Array, lf: Array, sizes: WindowSizes
 ) -> tuple[Array, Array]:
     """B(s2 | Ne_j) for ONE event on its Ne grid: returns (b, log_scale)."""
-    next_, m_ext, h_ext = _grid(win.ext, sizes.n_ext)
-    nel, _, _ = _grid(win.el, sizes.n_el)
-    log_h = jnp.where(m_ext & (next_ >= 1), jnp.log(h_ext), -jnp.inf)
-    log_e = _log_s2_pdf(ev.s2, ev.s2_gain, se_width, next_) + log_h
-    e_max = jax.lax.stop_gradient(jnp.max(jnp.where(jnp.isfinite(log_e), log_e, -1e300)))
-    b = _s2_sum(ev.electron_survival, ev.s2_gain, se_width, ev.s2, e_max, nel, next_, log_h, lf)
-    return b, e_max
+    args, e_max = _s2_inputs(ev, win, se_width, lf, sizes)
+    return _s2_sum(*args), e_max
 
 
 def event_s2_contracted(
@@ -314,27 +309,19 @@ def event_s2_contracted(
     (c . dB/d(p, G, sigma, s2)) where :func:`event_s2_side` keeps four per electron grid point
     (value + gradient of a frozen likelihood, flamedisx preset, 10^5 events: peak memory
     2.06 -> 1.28 GB, at 10^4 0.63 -> 0.58 GB; same speed)."""
+    args, e_max = _s2_inputs(ev, win, se_width, lf, sizes)
+    return _s2_dot(jax.lax.stop_gradient(c), *args), e_max
+
+
+def _s2_inputs(ev: EventInputs, win: Windows, se_width: Array, lf: Array, sizes: WindowSizes):
+    """Arguments of :func:`_s2_sum` / :func:`_s2_dot` for ONE event, and its log scale e_max."""
     next_, m_ext, h_ext = _grid(win.ext, sizes.n_ext)
     nel, _, _ = _grid(win.el, sizes.n_el)
     log_h = jnp.where(m_ext & (next_ >= 1), jnp.log(h_ext), -jnp.inf)
     log_e = _log_s2_pdf(ev.s2, ev.s2_gain, se_width, next_) + log_h
     e_max = jax.lax.stop_gradient(jnp.max(jnp.where(jnp.isfinite(log_e), log_e, -1e300)))
     args = (ev.electron_survival, ev.s2_gain, se_width, ev.s2, e_max, nel, next_, log_h, lf)
-    return _s2_dot(jax.lax.stop_gradient(c), *args), e_max
-
-
-@jax.custom_jvp
-def _s2_dot(c, p, gain, width, s2, e_max, nel, n_ext, log_h, lf):
-    v = jnp.exp(_log_s2_pdf(s2, gain, width, n_ext) + log_h - e_max)
-    return c @ (jnp.exp(log_binom_matrix(nel, n_ext, p, lf)) @ v)
-
-
-@_s2_dot.defjvp
-def _s2_dot_jvp(primals, tangents):
-    # c is a constant (stop_gradient in the caller); only (p, G, sigma, s2) carry derivatives
-    c, *rest = primals
-    b, slopes = _s2_sum_and_slopes(*rest)
-    return c @ b, sum((c @ d) * t for d, t in zip(slopes, tangents[1:5], strict=True))
+    return args, e_max
 
 
 def _log_s2_pdf(s2, gain, width, n_ext):
@@ -383,6 +370,20 @@ def _s2_sum_jvp(primals, tangents):
     # (p, G, sigma, s2) carry derivatives
     b, slopes = _s2_sum_and_slopes(*primals)
     return b, sum(d * t for d, t in zip(slopes, tangents[:4], strict=True))
+
+
+@jax.custom_jvp
+def _s2_dot(c, *args):
+    """c . :func:`_s2_sum` with ``c`` a constant: its derivative is c . (the slopes)."""
+    return c @ _s2_sum(*args)
+
+
+@_s2_dot.defjvp
+def _s2_dot_jvp(primals, tangents):
+    # c is a constant (stop_gradient in the caller); only (p, G, sigma, s2) carry derivatives
+    c, *rest = primals
+    b, slopes = _s2_sum_and_slopes(*rest)
+    return c @ b, sum((c @ d) * t for d, t in zip(slopes, tangents[1:5], strict=True))
 
 
 def _event_log_rate(
