@@ -64,3 +64,37 @@ def test_covers_fails_far_away_and_rules(setup):
     assert frozen_s1.can_freeze(m, ["er_rate", "g2", "electron_lifetime_us", "se_width"])
     assert not frozen_s1.can_freeze(m, ["g1"])
     assert not frozen_s1.can_freeze(m, ["drift_field_v_cm"])
+
+
+@pytest.mark.parametrize("start,stop,batch", [(0, 10, 4), (3, 10, 4), (2, 5, 8), (0, 12, 4)])
+def test_map_rows_equals_vmap_over_the_rows(start, stop, batch):
+    """Batches are dynamic slices of the whole arrays, the last one moved back to end at
+    ``stop``: every row of start:stop exactly once, in order, whatever the remainder."""
+    rng = np.random.default_rng(1)
+    c, x = rng.normal(size=(12, 2, 3)), rng.normal(size=12)
+    fn = lambda ci, xi: (ci.sum(axis=1) * xi, xi**2)  # noqa: E731
+    got = frozen_s1._map_rows(fn, c, x, start, stop, batch)
+    want = jax.vmap(fn)(c[start:stop], x[start:stop])
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(np.asarray(g), np.asarray(w))
+
+
+def test_sources_frozen_together_share_the_s2_factor():
+    """ER and NR frozen together share one electron grid per event (so the fit computes
+    B(s2 | Ne) once for both); each one's density equals its own freeze alone."""
+    df = simulate(DET, SOURCES, n_events=[400, 200], seed=12)
+    ev = df[df.in_roi].iloc[:150].reset_index(drop=True)
+    data = {c: np.asarray(ev[c], float) for c in ("s1", "s2", "r", "z", "drift_time")}
+    models = [SourceRateModel(DET, s) for s in SOURCES]
+    th0 = {"g2": DET.g2, "electron_lifetime_us": DET.electron_lifetime_us}
+    sizes = [m.window_sizes(th0, data) for m in models]
+    both = frozen_s1.freeze_sources(models, [th0, th0], data, sizes, s2_groups=2)
+    assert both[0].groups is both[1].groups and [f.column for f in both] == [0, 1]
+    (grp,) = both[0].groups
+    assert grp.c.shape[:2] == (len(ev), 2) and len(grp.parts) == 2
+    th = {"g2": 1.03 * DET.g2, "electron_lifetime_us": 0.96 * DET.electron_lifetime_us}
+    joint = jax.jit(lambda t: frozen_s1.log_densities(models, [t, t], data, both))(th)
+    for m, s, f_joint in zip(models, sizes, joint, strict=True):
+        alone = frozen_s1.log_density(m, th, data, frozen_s1.freeze(m, th0, data, s))
+        assert np.all(np.isfinite(np.asarray(alone)))
+        np.testing.assert_allclose(np.asarray(f_joint), np.asarray(alone), rtol=0, atol=1e-6)
