@@ -6,7 +6,8 @@ the residual N_e - E_model[N_e | N_q] uses the model's joint table P(N_ph, N_e) 
 anti-diagonal N_ph + N_e = N_q, so its spread is only the recombination fluctuation, not the
 energy spectrum's: the mean residual tests P(N_e | N_q) ~10x more precisely than comparing
 mean N_e. Also printed: <(residual)^2 / Var_model[N_e | N_q]> (1 if the widths agree) and the
-mean N_q of the table against the simulation's.
+mean N_q of the table against the simulation's, and a chi2 of the simulated N_q against the
+table's P(N_q) in 40 bins of equal model probability (all seeds together).
 
     python validation/quanta_conditional_check.py --exposure 20000 --seeds 11,12 \\
         | tee docs/validation/quanta_conditional_check.txt
@@ -38,6 +39,7 @@ def main() -> None:
     ap.add_argument("--exposure", type=float, default=20000.0, help="ER; NR gets 5x this")
     ap.add_argument("--seeds", default="11,12")
     a = ap.parse_args()
+    from scipy import stats
     from toy_pulls import build
 
     from darkfit.model.simulate import simulate
@@ -46,6 +48,7 @@ def main() -> None:
     for src in sources:
         table = np.asarray(plik.likelihood.models[src.name].quanta_table({}))  # P(N_ph, N_e)
         s0, mean, var = conditional_moments(table)
+        all_nq = []
         for seed in (int(s) for s in a.seeds.split(",")):
             exposure = a.exposure * (1 if src.name == "er" else 5)
             ev = simulate(det, [src], exposure, seed=seed)
@@ -53,6 +56,7 @@ def main() -> None:
             ok = (nph < table.shape[0]) & (nel < table.shape[1])
             nph, nel = nph[ok], nel[ok]
             nq = nph + nel
+            all_nq.append(nq)
             r = nel - mean[nq]
             z2 = r**2 / np.maximum(var[nq], 1e-12)
             nq_model = np.sum(s0 * np.arange(s0.size)) / s0.sum()
@@ -65,6 +69,18 @@ def main() -> None:
                 f"+- {nq.std() / np.sqrt(nq.size):.4f}",
                 flush=True,
             )
+        nq = np.concatenate(all_nq)
+        p = s0 / s0.sum()
+        cuts = np.searchsorted(np.cumsum(p), np.linspace(0, 1, 41)[1:-1])
+        edges = np.unique(np.concatenate([[0], cuts, [p.size]]))
+        obs = np.histogram(nq, bins=edges)[0]
+        exp = np.add.reduceat(p, edges[:-1]) * nq.size
+        chi2 = float(np.sum((obs - exp) ** 2 / exp))
+        print(
+            f"{src.name}: N_q histogram vs the table's P(N_q): chi2 {chi2:.1f} / {obs.size - 1}"
+            f" (p = {stats.chi2.sf(chi2, obs.size - 1):.3g})",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
