@@ -9,7 +9,7 @@ q = (f_ER / P_ER + f_NR / P_NR) / 2 if the model is right) give E[f_k / q] = P_k
 ratio printed should be 1 within its error. (The two ratios are anti-correlated: their
 q-weighted average is 1 by construction.)
 
-    python validation/density_normalisation_check.py --n 400000 \\
+    python validation/density_normalisation_check.py --n 1200000 \\
         | tee docs/validation/density_normalisation_check.txt
 """
 
