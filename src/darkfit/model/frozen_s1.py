@@ -154,22 +154,20 @@ def _layout(models, theta0s, events, plans, s2_groups) -> list[tuple]:
     ref = max(range(len(models)), key=lambda i: models[i].bounds["n_ph"])
     w = models[ref]._windows_now(theta0s[ref], events)
     ext_len = np.asarray(w.ext[1] - w.ext[0] + 1)
+    n_split = s2_groups or min(3, plans[0].n_events // EVENTS_PER_S2_GROUP)
     out = []
     for g, (idx, _) in enumerate(plans[0].groups):
-        sizes = []
-        for model, plan in zip(models, plans, strict=True):
-            caps = model.caps or diffrate.WindowSizes(*(1 << 30,) * 5)
-            s = plan.groups[g][1]
-            if s.n_el == caps.n_el:  # a wider electron grid on capped groups: as fine a step
-                s = s._replace(n_el=min(FROZEN_EL_FACTOR * caps.n_el, model.bounds["n_el"] + 1))
-            sizes.append(s)
-        n_el = max(s.n_el for s in sizes)
+        sizes = [state_sizes(m, p.groups[g][1]) for m, p in zip(models, plans, strict=True)]
+        n_el = max(s.n_el for s in sizes)  # one electron grid for all the sources
+        sizes = [s._replace(n_el=n_el) for s in sizes]
         n_ext_max = max(s.n_ext for s in sizes)
         ext = ext_len[idx]
-        order = np.argsort(ext, kind="stable")
-        n_split = s2_groups or min(3, plans[0].n_events // EVENTS_PER_S2_GROUP)
+        n_parts = max(1, min(n_split, len(idx)))
+        # sorted by S2-window length only when split (in event order, the fit's program
+        # neither gathers nor scatters the group's events)
+        order = np.argsort(ext, kind="stable") if n_parts > 1 else np.arange(len(idx))
         parts, start = [], 0
-        for sub in np.array_split(ext[order], max(1, min(n_split, len(order)))):
+        for sub in np.array_split(ext[order], n_parts):
             if sub.size:
                 n_ext = min(n_ext_max, int(np.ceil(models[ref].margin * sub.max() + 4)))
                 s2 = diffrate.WindowSizes(0, 0, 0, n_ext, n_el)
@@ -281,8 +279,7 @@ def _s1_sides(ev, win, tables_t, sizes, rp, coincidence, lf, batch_size):
     """Per event, the S1 factor on the photon window ``win.ph`` contracted with each of
     ``tables_t`` (P(Ne, Nph), padded to one Nph length) on the event's electron grid
     ``win.el``: (c of shape (n, len(tables_t), n_el), log_scale of shape (n,))."""
-    shared = max(sizes, key=lambda s: s.n_ph)  # n_pe, n_det: equal (same S1 key)
-    n_el = max(s.n_el for s in sizes)
+    shared = max(sizes, key=lambda s: s.n_ph)  # n_pe, n_det, n_el: equal
     n_tab = tables_t[0].shape[1]
     unit_det = diffrate.unit_det_step(win, shared)
 
@@ -309,7 +306,7 @@ def _s1_sides(ev, win, tables_t, sizes, rp, coincidence, lf, batch_size):
             # freeze 3.4 -> 2.5 s); beyond its table's electron numbers its c is 0
             off = jnp.clip(w.ph[0] - i0, 0, shared.n_ph - s.n_ph)
             a_s = jax.lax.dynamic_slice(a, (off.astype(jnp.int32),), (s.n_ph,))
-            cs.append(diffrate.contract_table(t, a_s, i0 + off, w, s._replace(n_el=n_el)))
+            cs.append(diffrate.contract_table(t, a_s, i0 + off, w, s))
         return jnp.stack(cs), d_max
 
     return jax.lax.map(one, (ev, win), batch_size=batch_size)
@@ -421,8 +418,7 @@ def log_densities(
                 )
                 fs.append(f)
                 e_maxs.append(e_max)
-            f = fs[0] if len(fs) == 1 else jnp.concatenate(fs)
-            scale = grp.log_scale + (e_maxs[0] if len(fs) == 1 else jnp.concatenate(e_maxs))
+            f, scale = jnp.concatenate(fs), grp.log_scale + jnp.concatenate(e_maxs)
             for j in range(len(members)):
                 logfs[j] = _put(logfs[j], grp.idx, diffrate.log_density_sum(f[:, j]) + scale)
         for k, logf in zip(members, logfs, strict=True):
