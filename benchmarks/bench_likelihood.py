@@ -57,6 +57,8 @@ def run_size(path: str | None, size: int, which: str) -> dict:
     build = time.perf_counter() - t0
     theta = {"er_rate": 1.0, "nr_rate": 1.0, "electron_lifetime_us": 452.0, "g2": 19.2}
     versions = {"darkfit": darkfit.__version__, "jax": jax.__version__}
+    dev = jax.devices()[0]
+    versions["device"] = f"{dev.platform}: {dev.device_kind}"
     if which == "fit":  # its own process: nothing compiled or frozen before it
         bounds = {
             "er_rate": (0.01, 100),
@@ -76,6 +78,7 @@ def run_size(path: str | None, size: int, which: str) -> dict:
             "fit_values": res.values,
             "fit_iterations": res.n_iter,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            **_peak_device_memory(dev),
             "versions": versions,
         }
     t0 = time.perf_counter()
@@ -101,8 +104,15 @@ def run_size(path: str | None, size: int, which: str) -> dict:
         "events_per_s": len(ev) / statistics.median(calls),
         "log_likelihood": float(vg(theta)[0]),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        **_peak_device_memory(dev),
         "versions": versions,
     }
+
+
+def _peak_device_memory(dev) -> dict:
+    """Peak memory the accelerator's allocator handed out (GPU); {} on CPU (see peak RSS)."""
+    stats = dev.memory_stats() if dev.platform != "cpu" else None
+    return {"peak_device_mb": stats["peak_bytes_in_use"] / 2**20} if stats else {}
 
 
 def main() -> None:

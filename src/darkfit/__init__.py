@@ -25,20 +25,24 @@ likelihood (2 cores, nothing cached) the 4-parameter fit takes 5.2 s instead of 
 of 7.9 s (904 -> 638 MB), later calls 0.30 s instead of 0.36 s; the full path (S1 side
 recomputed at every call) is 11% slower per call (0.32 vs 0.28 s at 10^3) but peaks at 831
 instead of 1368 MB. XLA reads XLA_FLAGS when its CPU backend starts, i.e. at the first
-computation, so this takes effect if darkfit is imported before anything is computed.
+computation, so this takes effect if darkfit is imported before anything is computed. jaxlib
+0.11 removed that option (XLA aborts on an unknown one), so it is only set for older jaxlib.
 """
 
 from __future__ import annotations
 
 import os
+from importlib.metadata import version as _version
 
 os.environ.setdefault("JAX_USE_SIMPLIFIED_JAXPR_CONSTANTS", "true")
-if "xla_cpu_use_fusion_emitters" not in os.environ.get("XLA_FLAGS", ""):
+# XLA aborts the process on an option it does not know; jaxlib 0.11 no longer has this one
+_old_xla = tuple(int(v) for v in _version("jaxlib").split(".")[:2]) < (0, 11)
+if _old_xla and "xla_cpu_use_fusion_emitters" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (
         os.environ.get("XLA_FLAGS", "") + " --xla_cpu_use_fusion_emitters=false"
     ).strip()
 
-import jax
+import jax  # noqa: E402  (after the environment variables above)
 
 jax.config.update("jax_enable_x64", True)
 
