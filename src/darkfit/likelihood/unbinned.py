@@ -109,10 +109,25 @@ class SourceParameters:
         return tuple(names)
 
     def defaults(self) -> dict[str, float]:
+        """Default value of every parameter. A name shared by several sources' models is one
+        parameter (the detector's, or the yields of sources of one recoil type), so their
+        defaults must agree; otherwise the first source's value would silently replace the
+        others' (ER and NR NEST omega parameters once did: the NR model of every ER + NR fit
+        ran with ER's recombination widths)."""
         out = {f"{s.name}_rate": 1.0 for s in self.sources}
-        for m in self.models.values():
+        owner: dict[str, str] = {}
+        for name, m in self.models.items():
             for k, v in m.defaults().items():
+                if k in out and out[k] != v:
+                    raise bad_value(
+                        f"parameter {k} (default {v} for source {name!r}, {out[k]} for "
+                        f"{owner[k]!r})",
+                        k,
+                        "one default per parameter name: sources sharing a name share the "
+                        "parameter",
+                    )
                 out.setdefault(k, v)
+                owner.setdefault(k, name)
         return out
 
     def _check_name(self, name: str) -> None:

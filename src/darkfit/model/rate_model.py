@@ -129,9 +129,19 @@ class SourceRateModel:
             "liquid_density_g_cm3": d.liquid_density_g_cm3,
         }
         if d.quanta_model == "nest":
-            for t in _yield_param_types(self.recoil_type):
-                out.update({k: float(v) for k, v in t()._asdict().items()})
+            for t in self._quanta_params():
+                out.update({k: float(v) for k, v in t._asdict().items()})
         return out
+
+    def _quanta_params(self) -> tuple:
+        """(yield, width) NEST parameters at the defaults: the source's own
+        ``quanta_params`` (the ones its events are simulated with) or NEST's."""
+        qp = self.source.quanta_params
+        return (
+            tuple(qp)
+            if qp is not None
+            else tuple(t() for t in _yield_param_types(self.recoil_type))
+        )
 
     def check_parameters(self, theta: dict[str, Any]) -> None:
         """Raise a one-line error for parameter names this source does not know."""
@@ -157,8 +167,8 @@ class SourceRateModel:
         qp = None
         if d.quanta_model == "nest":
             qp = tuple(
-                t()._replace(**{k: theta[k] for k in t._fields if k in theta})
-                for t in _yield_param_types(self.recoil_type)
+                t._replace(**{k: theta[k] for k in t._fields if k in theta})
+                for t in self._quanta_params()
             )
         return rp, fld, rho, qp
 

@@ -58,12 +58,16 @@ class NRYieldParams(NamedTuple):
 class NRWidthParams(NamedTuple):
     """NEST NR fluctuation parameters (``default_NRERWidthsParam[0..5, 11, 12]``, NEST.hh).
 
+    The recombination-width (omega) parameters are named ``nr_omega_*``: ER has omega
+    parameters of its own (:class:`~darkfit.physics.yields_er.ERWidthParams`, other values),
+    and a likelihood with ER and NR sources has one parameter per name.
+
     Attributes:
         fano_ions: Fano factor of the ion number F_i (0.4).
         fano_excitons: Fano factor of the exciton number F_ex (0.4).
-        omega_amplitude: peak of the recombination width omega(f_e) (0.04).
-        omega_center: electron fraction at the peak (0.5).
-        omega_width: Gaussian width of omega vs electron fraction (0.19).
+        nr_omega_amplitude: peak of the recombination width omega(f_e) (0.04).
+        nr_omega_center: electron fraction at the peak (0.5).
+        nr_omega_width: Gaussian width of omega vs electron fraction (0.19).
         skewness: skewness of NEST's recombination skew-Gaussian (2.25); not used by the
             darkfit Gaussian chain, kept for reference.
         fano_ions_slope: d F_i / d <N_i> (0, NRERWidthsParam[11]).
@@ -72,9 +76,9 @@ class NRWidthParams(NamedTuple):
 
     fano_ions: float = 0.4
     fano_excitons: float = 0.4
-    omega_amplitude: float = 0.04
-    omega_center: float = 0.5
-    omega_width: float = 0.19
+    nr_omega_amplitude: float = 0.04
+    nr_omega_center: float = 0.5
+    nr_omega_width: float = 0.19
     skewness: float = 2.25
     fano_ions_slope: float = 0.0
     fano_excitons_slope: float = 0.0
@@ -139,8 +143,8 @@ def nr_mean_yields(
 def recomb_omega_nr(electron_fraction: Array, params: NRWidthParams) -> Array:
     """NEST NR recombination width omega = A exp(-(f - c)^2 / (2 w^2)), >= 0
     (``NESTcalc::RecombOmegaNR``, NEST.cpp)."""
-    z = (electron_fraction - params.omega_center) / params.omega_width
-    return jnp.maximum(params.omega_amplitude * jnp.exp(-0.5 * z * z), 0.0)
+    z = (electron_fraction - params.nr_omega_center) / params.nr_omega_width
+    return jnp.maximum(params.nr_omega_amplitude * jnp.exp(-0.5 * z * z), 0.0)
 
 
 def _nr_split(mean: MeanYields, params: NRWidthParams):
