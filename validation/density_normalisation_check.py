@@ -30,6 +30,7 @@ import numpy as np
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=400_000, help="in-ROI events per source")
+    ap.add_argument("--seed", type=int, default=4242, help="simulation seed")
     a = ap.parse_args()
     import jax
     import pandas as pd
@@ -41,7 +42,7 @@ def main() -> None:
     det, sources, _ = build(n_ref=300)
     evs = []
     for i, src in enumerate(sources):
-        ev = simulate_source(det, src, int(a.n / 0.85), [4242, i])
+        ev = simulate_source(det, src, int(a.n / 0.85), [a.seed, i])
         evs.append(ev[ev.in_roi].iloc[: a.n])
         assert len(evs[-1]) == a.n
     lik = UnbinnedLikelihood(det, sources, pd.concat(evs, ignore_index=True), 1.0)
