@@ -151,6 +151,14 @@ def simulate(
     ] = Path("events.parquet"),
     as_json: JsonOpt = False,
     plot: PlotOpt = None,
+    roi_only: Annotated[
+        bool,
+        typer.Option(
+            "--roi-only",
+            help="Write only the events that pass the S1 coincidence and the ROI (the table "
+            "`darkfit fit` and `darkfit diffrate` take); the summary still counts all.",
+        ),
+    ] = False,
 ):
     """Simulate events from sources in a detector and write the events table."""
     from darkfit.detector import load_detector
@@ -167,7 +175,8 @@ def simulate(
     det = load_detector(detector)
     sources = [parse_source(s) for s in source]
     df = run(det, sources, exposure, seed=seed, n_events=n_events, show_progress=not as_json)
-    write_events(df, output)
+    written = df[df.in_roi].reset_index(drop=True) if roi_only else df
+    write_events(written, output)
     summary = df.groupby("source", observed=False).agg(
         events=("s1", "size"), in_roi=("in_roi", "sum")
     )
@@ -181,6 +190,7 @@ def simulate(
             json.dumps(
                 {
                     "output": str(output),
+                    "written": len(written),
                     "detector": det.name,
                     "sources": {
                         s: {"events": int(n), "in_roi": int(k)}
@@ -193,7 +203,10 @@ def simulate(
             )
         )
     else:
-        table = Table(title=f"{det.name}: {len(df)} events -> {output}")
+        title = f"{det.name}: {len(df)} events" + (
+            f", {len(written)} in the ROI" if roi_only else ""
+        )
+        table = Table(title=f"{title} -> {output}")
         for c in cols:
             table.add_column(c, justify="right")
         for row in zip(*cols.values(), strict=True):

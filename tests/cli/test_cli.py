@@ -93,6 +93,18 @@ def test_simulate_writes_table(monkeypatch, capsys, tmp_path):
     assert (tmp_path / "ev.png").exists()
 
 
+def test_simulate_roi_only_writes_what_fit_takes(monkeypatch, capsys, tmp_path):
+    path = tmp_path / "ev.parquet"
+    args = ["simulate", "--detector", "lz", "-s", "flat_er", "--exposure", "0.05", "-o"]
+    code, out, _ = run(monkeypatch, capsys, *args, str(path), "--roi-only", "--json")
+    assert code == 0, out
+    summary = json.loads(out)
+    df = pd.read_parquet(path)
+    n_roi = summary["sources"]["flat_er"]["in_roi"]
+    assert 0 < n_roi < summary["sources"]["flat_er"]["events"]  # some events fail the cuts
+    assert len(df) == summary["written"] == n_roi and df.in_roi.all()
+
+
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
