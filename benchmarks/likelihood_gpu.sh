@@ -6,8 +6,9 @@
 #   bash benchmarks/likelihood_gpu.sh EVENTS_DIR OUT_DIR
 #
 # EVENTS_DIR holds mix10000.parquet (for 10^3 and 10^4: its first events in the ROI) and
-# mix100000.parquet (docs/benchmarks.md says how they were made); one JSON line per process goes to OUT_DIR/gpu.jsonl, stderr to
-# OUT_DIR/gpu.err. PY (default python3) is the interpreter; run from the repository root.
+# mix100000.parquet (docs/benchmarks.md says how they were made); one JSON line per process
+# goes to OUT_DIR/gpu.jsonl, stderr to OUT_DIR/gpu.err. PY (default python3) is the
+# interpreter; run from the repository root.
 set -u
 EV=$1; OUT=$2; PY=${PY:-python3}; mkdir -p "$OUT"
 export DARKFIT_CACHE_DIR=${DARKFIT_CACHE_DIR:-/tmp/darkfit-gpu-cache}

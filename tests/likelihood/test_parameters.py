@@ -16,6 +16,7 @@ import pytest
 import darkfit  # noqa: F401  (float64)
 from darkfit._errors import DarkfitInputError
 from darkfit.detector import load_detector
+from darkfit.likelihood.binned import BinnedLikelihood
 from darkfit.likelihood.unbinned import UnbinnedLikelihood
 from darkfit.model.rate_model import SourceRateModel
 from darkfit.model.simulate import simulate
@@ -79,3 +80,7 @@ def test_sources_disagreeing_on_a_shared_parameter_are_refused(events):
     with pytest.raises(DarkfitInputError, match="alpha") as exc:
         UnbinnedLikelihood(DET, [ER, NR, other], events, 1.0)
     assert "\n" not in str(exc.value)
+    roi = DET.roi
+    edges = ([roi.s1_min, roi.s1_max], [roi.s2_min, roi.s2_max])
+    with pytest.raises(DarkfitInputError, match="alpha"):
+        BinnedLikelihood(DET, [ER, NR, other], events, 1.0, *edges)

@@ -143,6 +143,8 @@ class BinnedLikelihood(SourceParameters):
             t = check_edges("drift_edges", self.drift_edges, -fv.z_max_cm / v, -fv.z_min_cm / v)
         counts = histogram_events(self.events, d, s1, s2, t)
         models = {s.name: SourceRateModel(d, s, n_sigma=self.n_sigma) for s in self.sources}
+        object.__setattr__(self, "models", models)
+        self.defaults()  # refuses sources that disagree on a shared parameter's default
         templates = {n: BinnedRateModel(m, s1, s2, t) for n, m in models.items()}
         fractions = {n: np.asarray(jax.jit(tm.bin_fractions)({})) for n, tm in templates.items()}
         for k, val in (
@@ -150,7 +152,6 @@ class BinnedLikelihood(SourceParameters):
             ("s2_edges", s2),
             ("drift_edges", t),
             ("counts", counts),
-            ("models", models),
             ("templates", templates),
             ("_fractions", fractions),
         ):

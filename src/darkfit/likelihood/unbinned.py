@@ -118,7 +118,9 @@ class SourceParameters:
         owner: dict[str, str] = {}
         for name, m in self.models.items():
             for k, v in m.defaults().items():
-                if k in out and out[k] != v:
+                if k not in out:
+                    out[k], owner[k] = v, name
+                elif out[k] != v:
                     raise bad_value(
                         f"parameter {k} (default {v} for source {name!r}, {out[k]} for "
                         f"{owner[k]!r})",
@@ -126,8 +128,6 @@ class SourceParameters:
                         "one default per parameter name: sources sharing a name share the "
                         "parameter",
                     )
-                out.setdefault(k, v)
-                owner.setdefault(k, name)
         return out
 
     def _check_name(self, name: str) -> None:
