@@ -41,14 +41,12 @@ def _log_density(lik, name, theta):
 
 
 def _assert_same_density(a, b):
-    """Equal log densities (1e-8) for the events this source could have made (within e^-15
-    of the most likely one); far-tail events (quanta-table entries of ~1e-20 and below,
-    where the table computed inside a trace and the one compiled at the defaults differ by
-    up to 1e-4 relative) only as densities, to 1e-9 of the largest."""
-    bulk = b > b.max() - 15.0
-    assert bulk.sum() >= 10
-    np.testing.assert_allclose(a[bulk], b[bulk], rtol=0, atol=1e-8)
-    np.testing.assert_allclose(np.exp(a), np.exp(b), rtol=0, atol=1e-9 * np.exp(b.max()))
+    """Equal log densities (1e-8) for every event, the far-tail ones included (their
+    quanta-table entries, ~1e-20 of the largest and below, differed by up to 1e-4 relative
+    between the table computed inside a trace and the one compiled at the defaults while
+    P(Nq) beyond the spectrum's endpoint was rounding noise; see test_quanta_table.py)."""
+    assert np.all(np.isfinite(a))
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-8)
 
 
 @pytest.mark.parametrize("order", [(ER, NR), (NR, ER)])
