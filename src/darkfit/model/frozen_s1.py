@@ -21,6 +21,7 @@ dispatched asynchronously, so the fit's program is traced and compiled while it 
 
 from __future__ import annotations
 
+import concurrent.futures
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -243,8 +244,13 @@ def freeze_sources(
             for mb, lay in zip(sets, layouts, strict=True)
         ]
 
-    s1_tables = [_cut_s1_table(t) for t in jax.device_get(jax.jit(mu_kernel)(varying))]
-    res = jax.jit(kernel)(varying, data)  # not waited for
+    # the per-event kernel is compiled on a second thread (XLA releases the GIL) while mu's
+    # kernel is traced, compiled and run on this one
+    lowered = jax.jit(kernel).lower(varying, data)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        compiled = pool.submit(lowered.compile)
+        s1_tables = [_cut_s1_table(t) for t in jax.device_get(jax.jit(mu_kernel)(varying))]
+        res = compiled.result()(varying, data)  # not waited for
     out: list = [None] * len(models)
     for mb, lay, r in zip(sets, layouts, res, strict=True):
         groups = tuple(
