@@ -108,11 +108,12 @@ def _cell_avg_rounded_normal(n: Array, u_a: Array, u_b: Array, s: Array) -> Arra
     compilations of the same table).
     """
     right = n - 0.5 > 0.5 * (u_a + u_b)
-    sign = jnp.where(right, -1.0, 1.0)
+    # on the right, the mirror image: P(n) = avg over u' in [-u_b, -u_a] of
+    # Phi((-n + 1/2 - u') / s) - Phi((-n - 1/2 - u') / s)
+    m = jnp.where(right, -n, n)
     lo, hi = jnp.where(right, -u_b, u_a), jnp.where(right, -u_a, u_b)
-    upper = _cell_avg_cdf(sign * (n + sign * 0.5), lo, hi, s)
-    lower = _cell_avg_cdf(sign * (n - sign * 0.5), lo, hi, s)
-    lower = jnp.where(~right & (n <= 0), 0.0, lower)
+    upper = _cell_avg_cdf(m + 0.5, lo, hi, s)
+    lower = jnp.where(~right & (n <= 0), 0.0, _cell_avg_cdf(m - 0.5, lo, hi, s))
     return jnp.maximum(upper - lower, 0.0)
 
 
