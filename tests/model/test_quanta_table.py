@@ -108,3 +108,66 @@ def test_quanta_pmf_beyond_the_endpoint_falls_to_zero(recoil_type, e_max_kev):
     normal = tail[tail > 1e-290]  # above the subnormal range
     assert normal.size > 100 and np.all(np.diff(normal) < 0)
     assert tail[-1] == 0.0  # Nq = 3000 is far beyond the endpoint (< 1500 quanta)
+
+
+@pytest.mark.parametrize(
+    ("model", "recoil_type"),
+    [("nest", "er"), ("nest", "nr"), ("flamedisx", "er"), ("flamedisx", "nr")],
+)
+def test_electron_moments_equal_those_of_the_pmf(model, recoil_type):
+    """The closed-form mean and sd of Ne given Nq (which bound the tables' electron numbers)
+    equal the moments summed from :func:`electron_pmf` itself."""
+    from darkfit.model.quanta_table import electron_moments
+
+    nq = np.array([3.0, 40.0, 400.0, 2500.0])
+    lf = log_factorial_table(3000)
+    kw = dict(model=model, recoil_type=recoil_type, field_v_cm=193.0, density_g_cm3=2.862)
+    ne = np.arange(3001.0)[:, None]
+    p = np.asarray(electron_pmf(ne, nq[None, :], lf, **kw))
+    assert np.allclose(p.sum(axis=0), 1.0, atol=1e-9)
+    mean = (ne * p).sum(axis=0)
+    sd = np.sqrt(((ne - mean) ** 2 * p).sum(axis=0))
+    m, s = (np.asarray(a) for a in electron_moments(nq, **kw))
+    # NEST's rounded normal is clipped to [0, Nq]: its moments are the unclipped ones only
+    # where the clipping is many sd away, and rounding adds 1/12 to the variance
+    ok = (m > 5 * s) & (nq - m > 5 * s) if model == "nest" else np.ones(nq.size, bool)
+    assert ok.sum() >= 2
+    np.testing.assert_allclose(m[ok], mean[ok], rtol=1e-6, atol=1e-6)
+    var_r = 1.0 / 12.0 if model == "nest" else 0.0
+    np.testing.assert_allclose(np.sqrt(s[ok] ** 2 + var_r), sd[ok], rtol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("preset", "recoil_type", "e_max_kev"),
+    [
+        ("lz", "er", 20.0),
+        ("lz", "nr", 100.0),
+        ("flamedisx", "er", 10.0),
+        ("flamedisx", "nr", 150.0),
+    ],
+)
+def test_table_electron_bound_drops_no_probability(preset, recoil_type, e_max_kev):
+    """A source's table stops at the most electrons it can produce (mean + 10 sd of P(Ne | Nq)
+    at its largest Nq, with margin), not at the S2 ROI's bound: the probability beyond it, in a
+    table running to the S2 ROI's bound, is < 1e-40 of the whole, also with the yields moved
+    within the margin (flamedisx preset, NR to 150 keV: 524 instead of 3610 electron numbers)."""
+    from darkfit.detector import load_detector
+    from darkfit.model.rate_model import SourceRateModel
+    from darkfit.model.sources import Source
+    from darkfit.physics.spectra import FlatSpectrum
+
+    det = load_detector(preset)
+    src = Source(recoil_type, FlatSpectrum(1.0, 0.5, e_max_kev, recoil_type))
+    m = SourceRateModel(det, src)
+    n_ph, n_el = m.bounds["n_ph"], m.bounds["n_el"]
+    wide = int(min(m._source_nq_max(), 4000))
+    assert wide > n_el  # the bound is tighter than before
+    points = [{}]
+    if preset == "lz":  # NEST: yields moved by about the margin
+        d = m.defaults()
+        k = "alpha" if recoil_type == "nr" else "m1_a"  # more quanta / more charge
+        points.append({k: d[k] * 1.1})
+    for th in points:
+        t = np.asarray(m.joint_table(th, n_ph, wide))
+        assert t.sum() > 0.5
+        assert t[:, n_el + 1 :].sum() < 1e-40 * t.sum(), th

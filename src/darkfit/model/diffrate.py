@@ -256,7 +256,8 @@ def contract_table(table_t: Array, a: Array, i0: Array, win: Windows, sizes: Win
 #: pull study (validation/toy_pulls.py: NEST tables of 1040 x 899 and 701 x 701, 600 padded
 #: events, NEST alpha free; 2 cores): NLL value 0.70 -> 0.41 s, value + gradient 1.21 -> 1.11 s,
 #: 3x3 Hessian 10.5 -> 6.6 s. A table with many more electron rows than an event's grid (the
-#: flamedisx preset's NR table, 2246 x 3610) costs more as a GEMM than row by row.
+#: flamedisx preset's NR table was 2246 x 3610 before its electron axis stopped at the most
+#: electrons the source makes) costs more as a GEMM than row by row.
 DENSE_TABLE_EL_MAX = 1024
 
 

@@ -337,7 +337,7 @@ def _put(out: Array, idx: np.ndarray, values: Array) -> Array:
 #: Relative size below which the trailing electron numbers of the frozen S1 x table factor of
 #: mu are dropped: mu then needs Acc2(Ne) only up to the last kept Ne. The dropped terms are
 #: each < this x the largest, so P(ROI) changes by < n_el x this (relative). With the flamedisx
-#: preset the NR factor (3610 electron numbers) is above 1e-20 of its largest only up to Ne = 310
+#: preset the NR factor (524 electron numbers) is above 1e-20 of its largest only up to Ne = 310
 #: (an NR interaction with more electrons is above the S1 ROI): mu value + gradient + Hessian
 #: of a fit step (ER + NR, 8 drift nodes) 0.21 -> 0.03 s.
 S1_TABLE_CUT = 1e-20

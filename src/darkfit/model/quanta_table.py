@@ -224,6 +224,41 @@ def _electron_shape(
     return (quanta.flamedisx_nr_electron_fraction(n_q, field_v_cm),)
 
 
+def electron_moments(
+    n_q: Array,
+    *,
+    model: str,
+    recoil_type: str,
+    field_v_cm: float,
+    density_g_cm3: float,
+    quanta_params=None,
+) -> tuple[Array, Array]:
+    """Mean and standard deviation of Ne given ``n_q`` total quanta, in each quanta model.
+
+    NEST: the rounded normal's (mean, sd). flamedisx ER: photons ~ BetaBinomial(Nq, a, b), so
+    Ne = Nq - Nph has mean Nq b / (a + b) and variance Nq p q (a + b + Nq) / (a + b + 1) with
+    p = a / (a + b), q = 1 - p (the beta-binomial's moments). flamedisx NR: Binomial(Nq, p_e).
+    """
+    n_q = jnp.asarray(n_q, dtype=jnp.float64)
+    shape = _electron_shape(
+        n_q,
+        model=model,
+        recoil_type=recoil_type,
+        field_v_cm=field_v_cm,
+        density_g_cm3=density_g_cm3,
+        quanta_params=quanta_params,
+    )
+    if model == "nest":
+        return shape
+    if recoil_type == "er":
+        a, b = shape
+        p = a / (a + b)
+        var = n_q * p * (1.0 - p) * (a + b + n_q) / (a + b + 1.0)
+        return n_q * (1.0 - p), jnp.sqrt(var)
+    (p_e,) = shape
+    return n_q * p_e, jnp.sqrt(n_q * p_e * (1.0 - p_e))
+
+
 def _electron_pmf_given_shape(
     n_el: Array, n_q: Array, shape: tuple[Array, ...], lf: Array, *, model: str, recoil_type: str
 ) -> Array:
@@ -265,4 +300,4 @@ def joint_quanta_table(
     return nq_pmf[idx] * _electron_pmf_given_shape(nel, nq, shape, lf, **kw)
 
 
-__all__ = ["electron_pmf", "joint_quanta_table", "quanta_pmf"]
+__all__ = ["electron_moments", "electron_pmf", "joint_quanta_table", "quanta_pmf"]

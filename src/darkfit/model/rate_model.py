@@ -32,7 +32,13 @@ from darkfit._errors import bad_value
 from darkfit.detector import Detector
 from darkfit.model import acceptance, diffrate
 from darkfit.model._counting import log_factorial_table
-from darkfit.model.quanta_table import EnergyCells, energy_cells, joint_quanta_table, quanta_pmf
+from darkfit.model.quanta_table import (
+    EnergyCells,
+    electron_moments,
+    energy_cells,
+    joint_quanta_table,
+    quanta_pmf,
+)
 from darkfit.model.response import (
     ResponseParams,
     electron_survival,
@@ -195,7 +201,7 @@ class SourceRateModel:
             "n_det": int(np.ceil(ndet_max)),
             "n_ph": int(np.ceil(min(nph_max, nq_max))),
             "n_ext": int(np.ceil(next_max)),
-            "n_el": int(np.ceil(min(nel_max, nq_max))),
+            "n_el": int(np.ceil(min(nel_max, self._source_ne_max(nq_max)))),
         }
 
     def _source_nq_max(self) -> float:
@@ -218,6 +224,24 @@ class SourceRateModel:
             return e_top / quanta.FLAMEDISX_WORK_KEV + 2
         mu = e_top * float(quanta.flamedisx_lindhard(e_top)) / quanta.FLAMEDISX_WORK_KEV
         return mu + 12 * np.sqrt(mu) + 20
+
+    def _source_ne_max(self, nq_max: float) -> float:
+        """Largest number of electrons the source can produce: over Nq <= ``nq_max``, the
+        largest mean + 10 sd of P(Ne | Nq) at the defaults, with margin, and at most Nq.
+
+        An NR's electrons are a fraction of its quanta, so its table needs far fewer electron
+        numbers than the S2 ROI allows (flamedisx preset, NR to 150 keV: P(Nph, Ne) > 1e-30 of
+        its largest only up to Ne = 448; the table 2246 x 3610 -> 2246 x 524, 62 -> 9 MiB; lz,
+        flat NR to 100 keV, 2166 x 2320 -> 2166 x 583). The probability beyond the bound is
+        < 1e-50 of the table's (tests/model/test_quanta_table.py). NEST NR alpha free, lz, 1272
+        events, full path (2 cores): value + gradient 1.77 -> 1.12 s, Hessian 11.3 -> 5.9 s.
+        """
+        _, fld, rho, qp = self._resolve({})
+        nq = np.arange(int(np.ceil(nq_max)) + 1, dtype=float)
+        hi = _electron_hi(
+            nq, fld, rho, qp, model=self.detector.quanta_model, recoil=self.recoil_type
+        )
+        return min(nq_max, self.margin * float(hi) + 10.0)
 
     def _lf(self, n_max: int) -> Array:
         return log_factorial_table(n_max)
@@ -468,6 +492,21 @@ def _event_inputs(rp: ResponseParams, events) -> diffrate.EventInputs:
     return diffrate.EventInputs(
         s1, s2, photon_detection_efficiency(rp, r, z), electron_survival(rp, t), s2_gain(rp, r)
     )
+
+
+@functools.partial(jax.jit, static_argnames=("model", "recoil"))
+def _electron_hi(nq, field_v_cm, density_g_cm3, quanta_params, *, model: str, recoil: str):
+    """max over ``nq`` of the mean + 10 sd of P(Ne | Nq) (one compiled call: op by op, the
+    NEST recombination's dozens of operations took 0.8 s and 50 MB to build a likelihood)."""
+    mean, sd = electron_moments(
+        nq,
+        model=model,
+        recoil_type=recoil,
+        field_v_cm=field_v_cm,
+        density_g_cm3=density_g_cm3,
+        quanta_params=quanta_params,
+    )
+    return jnp.max(mean + 10.0 * sd)
 
 
 @functools.partial(jax.jit, static_argnames="n_sigma")
