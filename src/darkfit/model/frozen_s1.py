@@ -42,10 +42,11 @@ FROZEN_EL_FACTOR = 2
 
 #: Events per S2-window part of a frozen group. Each part is one more copy of the S2 code in
 #: the fit's compiled program (value, gradient and Hessian); splitting pays only when the
-#: per-call saving beats that fixed cost. Measured on a 10^4-event ER + NR fit with the
-#: flamedisx preset (2 cores, no compilation cache, 9 Newton steps): 1 part 11.5 s, 3 parts
-#: 10.2 s; the first value + gradient (freeze included) 3.8 s and 4.1-4.3 s.
-EVENTS_PER_S2_GROUP = 2000
+#: per-call saving beats that fixed cost. Measured on 10^4 ER + NR events with the flamedisx
+#: preset (2 cores, no compilation cache, three runs each): 1 / 2 / 3 parts, first value +
+#: gradient (freeze included) 3.7-3.9 / 4.16-4.18 / 4.38-4.45 s, later calls 0.18 / 0.15 /
+#: 0.14 s, the 4-parameter fit (9 Newton steps) 10.6-11.6 / 9.9-10.9 / 10.1-10.6 s.
+EVENTS_PER_S2_GROUP = 5000
 
 
 class FrozenGroup(NamedTuple):
