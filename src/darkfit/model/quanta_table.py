@@ -224,30 +224,18 @@ def _electron_shape(
     return (quanta.flamedisx_nr_electron_fraction(n_q, field_v_cm),)
 
 
-def electron_moments(
-    n_q: Array,
-    *,
-    model: str,
-    recoil_type: str,
-    field_v_cm: float,
-    density_g_cm3: float,
-    quanta_params=None,
-) -> tuple[Array, Array]:
-    """Mean and standard deviation of Ne given ``n_q`` total quanta, in each quanta model.
+def electron_moments(n_q: Array, **model_kw) -> tuple[Array, Array]:
+    """Mean and standard deviation of Ne given ``n_q`` total quanta, in each quanta model
+    (``model_kw`` as for :func:`electron_pmf`: model, recoil_type, field_v_cm, density_g_cm3,
+    quanta_params).
 
     NEST: the rounded normal's (mean, sd). flamedisx ER: photons ~ BetaBinomial(Nq, a, b), so
     Ne = Nq - Nph has mean Nq b / (a + b) and variance Nq p q (a + b + Nq) / (a + b + 1) with
     p = a / (a + b), q = 1 - p (the beta-binomial's moments). flamedisx NR: Binomial(Nq, p_e).
     """
     n_q = jnp.asarray(n_q, dtype=jnp.float64)
-    shape = _electron_shape(
-        n_q,
-        model=model,
-        recoil_type=recoil_type,
-        field_v_cm=field_v_cm,
-        density_g_cm3=density_g_cm3,
-        quanta_params=quanta_params,
-    )
+    shape = _electron_shape(n_q, **model_kw)
+    model, recoil_type = model_kw["model"], model_kw["recoil_type"]
     if model == "nest":
         return shape
     if recoil_type == "er":
