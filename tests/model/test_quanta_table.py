@@ -147,10 +147,11 @@ def test_electron_moments_equal_those_of_the_pmf(model, recoil_type):
     ],
 )
 def test_table_electron_bound_drops_no_probability(preset, recoil_type, e_max_kev):
-    """A source's table stops at the most electrons it can produce (mean + 10 sd of P(Ne | Nq)
-    at its largest Nq, with margin), not at the S2 ROI's bound: the probability beyond it, in a
-    table running to the S2 ROI's bound, is < 1e-40 of the whole, also with the yields moved
-    within the margin (flamedisx preset, NR to 150 keV: 524 instead of 3610 electron numbers)."""
+    """A source's table stops at the most electrons it can produce (the largest mean + 10 sd
+    of P(Ne | Nq) over its Nq range, with margin), not at the S2 ROI's bound: the probability
+    beyond it, in a table running to the S2 ROI's bound, is < 1e-40 of the whole, also with the
+    yields moved within the margin (flamedisx preset, NR to 150 keV: 524 instead of 3610
+    electron numbers)."""
     from darkfit.detector import load_detector
     from darkfit.model.rate_model import SourceRateModel
     from darkfit.model.sources import Source

@@ -233,8 +233,9 @@ class SourceRateModel:
         numbers than the S2 ROI allows (flamedisx preset, NR to 150 keV: P(Nph, Ne) > 1e-30 of
         its largest only up to Ne = 448; the table 2246 x 3610 -> 2246 x 524, 62 -> 9 MiB; lz,
         flat NR to 100 keV, 2166 x 2320 -> 2166 x 583). The probability beyond the bound is
-        < 1e-50 of the table's (tests/model/test_quanta_table.py). NEST NR alpha free, lz, 1272
-        events, full path (2 cores): value + gradient 1.77 -> 1.12 s, Hessian 11.3 -> 5.9 s.
+        1e-52 .. 1e-86 of the table's (tests/model/test_quanta_table.py asserts < 1e-40).
+        NEST NR alpha free, lz, 1272 events, full path (2 cores): value + gradient 1.77 ->
+        1.12 s, Hessian 11.3 -> 5.9 s.
         """
         _, fld, rho, qp = self._resolve({})
         nq = np.arange(int(np.ceil(nq_max)) + 1, dtype=float)
