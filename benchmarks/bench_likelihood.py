@@ -32,12 +32,12 @@ def run_size(path: str | None, size: int, which: str) -> dict:
 
     import jax
     import numpy as np
-    import pandas as pd
 
     from darkfit.detector import load_detector
+    from darkfit.events import read_events
     from darkfit.inference.fit import fit_likelihood
     from darkfit.likelihood.frozen import FrozenS1Likelihood
-    from darkfit.likelihood.unbinned import UnbinnedLikelihood
+    from darkfit.likelihood.unbinned import INPUT_COLUMNS, UnbinnedLikelihood
     from darkfit.model.simulate import simulate
     from darkfit.model.sources import Source
     from darkfit.physics.spectra import LineSpectrum
@@ -45,8 +45,8 @@ def run_size(path: str | None, size: int, which: str) -> dict:
     det = load_detector("flamedisx")
     er = Source("er", LineSpectrum(np.linspace(0, 10, 1000), np.ones(1000), recoil_type="er"))
     nr = Source("nr", LineSpectrum(np.linspace(0.7, 150, 100), np.ones(100), recoil_type="nr"))
-    if path:
-        ev = pd.read_parquet(path)
+    if path:  # the columns the likelihood uses (positions as x, y, z here)
+        ev = read_events(path, columns=INPUT_COLUMNS)
     else:
         ev = simulate(det, [er, nr], n_events=[size, size // 20], seed=1)
     roi = det.roi

@@ -218,16 +218,20 @@ def simulate(
         plot_events(df, plot)
 
 
-def _likelihood(events_path: Path, detector: str, source: list[str], exposure: float):
+def _likelihood(
+    events_path: Path, detector: str, source: list[str], exposure: float, all_columns: bool
+):
+    """(likelihood, events table); the table holds only the likelihood's columns unless
+    ``all_columns``."""
     from darkfit.detector import load_detector
     from darkfit.events import read_events
-    from darkfit.likelihood.unbinned import UnbinnedLikelihood
+    from darkfit.likelihood.unbinned import INPUT_COLUMNS, UnbinnedLikelihood
     from darkfit.model.sources import parse_source
 
     if not source:
         raise bad_value("source", None, "at least one --source")
     det = load_detector(detector)
-    events = read_events(events_path)
+    events = read_events(events_path, columns=None if all_columns else INPUT_COLUMNS)
     return UnbinnedLikelihood(det, [parse_source(s) for s in source], events, exposure), events
 
 
@@ -244,7 +248,7 @@ def diffrate(
     """Per-event differential rates ln R_j [events/(phd^2 cm^3)] of each source, as a table."""
     from darkfit.events import write_events
 
-    lik, ev = _likelihood(events, detector, source, exposure)
+    lik, ev = _likelihood(events, detector, source, exposure, all_columns=True)
     log_r = np.asarray(lik.log_rates(lik.defaults()))
     out = ev.copy()
     for j, s in enumerate(lik.sources):
@@ -270,7 +274,7 @@ def fit(
 
     if not free:
         raise bad_value("free", None, "at least one --free parameter")
-    lik, _ = _likelihood(events, detector, source, exposure)
+    lik, _ = _likelihood(events, detector, source, exposure, all_columns=False)
     res = fit_likelihood(lik, free)
     if as_json:
         print(

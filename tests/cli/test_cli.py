@@ -169,6 +169,28 @@ def test_events_reader_errors(tmp_path):
         read_events(tmp_path / "e.txt")
 
 
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_events_reader_columns(tmp_path, suffix):
+    """``columns`` keeps those columns the file has, in the file's values, plus the required
+    ones; a required column the file lacks is still an error."""
+    from darkfit._errors import DarkfitInputError
+    from darkfit.events import read_events, write_events
+    from darkfit.likelihood.unbinned import INPUT_COLUMNS
+
+    df = pd.DataFrame(
+        {c: np.arange(5.0) + k for k, c in enumerate("s1 s2 x y z energy_kev".split())}
+    )
+    p = write_events(df, tmp_path / f"e{suffix}")
+    got = read_events(p, columns=INPUT_COLUMNS)
+    assert list(got.columns) == ["s1", "s2", "x", "y", "z"]
+    pd.testing.assert_frame_equal(got, df[["s1", "s2", "x", "y", "z"]])
+    assert list(read_events(p, columns=["z"]).columns) == ["s1", "s2", "z"]
+    assert list(read_events(p).columns) == list(df.columns)
+    p = write_events(df.drop(columns="s2"), tmp_path / f"f{suffix}")
+    with pytest.raises(DarkfitInputError, match="s2"):
+        read_events(p, columns=INPUT_COLUMNS)
+
+
 @pytest.fixture(scope="module")
 def fd_events_file(tmp_path_factory):
     from darkfit.detector import load_detector
