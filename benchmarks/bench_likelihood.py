@@ -45,7 +45,7 @@ def run_size(path: str | None, size: int, which: str) -> dict:
     det = load_detector("flamedisx")
     er = Source("er", LineSpectrum(np.linspace(0, 10, 1000), np.ones(1000), recoil_type="er"))
     nr = Source("nr", LineSpectrum(np.linspace(0.7, 150, 100), np.ones(100), recoil_type="nr"))
-    if path:  # the columns the likelihood uses (positions as x, y, z here)
+    if path:  # the columns the likelihood can use (7 of the benchmark tables' 24)
         ev = read_events(path, columns=INPUT_COLUMNS)
     else:
         ev = simulate(det, [er, nr], n_events=[size, size // 20], seed=1)
