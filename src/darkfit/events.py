@@ -42,10 +42,10 @@ def read_events(
     Args:
         path: a ``.parquet`` or ``.csv`` file.
         required: columns that must be present (checked numeric and finite).
-        columns: read only these of the file's columns (those it lacks are skipped; the
-            ``required`` ones are still checked). A Parquet file is read column by column,
-            so this saves the memory of the others (10^5 events, 6 of 24 columns: the table
-            19 -> 5 MB, the process's resident memory after reading 54 MB less).
+        columns: read only these of the file's columns, in the file's order (those it
+            lacks are skipped; the ``required`` ones are still checked). A Parquet file is
+            read column by column, so this saves the memory of the others (10^5 events, 6 of
+            24 columns: the table 19 -> 5 MB, resident memory after reading 54 MB less).
 
     Raises:
         DarkfitInputError: missing file, unknown format, missing column, non-numeric column.
@@ -53,21 +53,18 @@ def read_events(
     path = Path(path)
     if not path.exists():
         raise bad_value("events file", str(path), "an existing .parquet or .csv file")
+    wanted = None if columns is None else {*required, *columns}
     if path.suffix == ".parquet":
         import pyarrow
         import pyarrow.parquet as pq
 
-        if columns is not None:
-            present = set(pq.read_schema(path).names)
-            columns = [c for c in dict.fromkeys([*required, *columns]) if c in present]
-        df = pd.read_parquet(path, columns=columns)
+        names = None if wanted is None else [c for c in pq.read_schema(path).names if c in wanted]
+        df = pd.read_parquet(path, columns=names)
         # Arrow's allocator keeps the buffers it decoded into; hand them back to the system
         # (10^5 events of 24 columns: 41 MB of resident memory)
         pyarrow.default_memory_pool().release_unused()
     elif path.suffix == ".csv":
-        df = pd.read_csv(path)
-        if columns is not None:
-            df = df[[c for c in dict.fromkeys([*required, *columns]) if c in df.columns]]
+        df = pd.read_csv(path, usecols=None if wanted is None else lambda c: c in wanted)
     else:
         raise bad_value("events file", str(path), "a file name ending in .parquet or .csv")
     return validate_events(df, required)

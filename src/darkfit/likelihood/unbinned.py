@@ -35,7 +35,7 @@ from darkfit.model.sources import Source
 EVENT_COLUMNS = ("s1", "s2", "r", "z", "drift_time")
 #: The columns of an events table the likelihood can use: positions as ``x, y`` or ``r`` and
 #: ``z`` or ``drift_time`` (for :func:`darkfit.events.read_events`'s ``columns``).
-INPUT_COLUMNS = ("s1", "s2", "x", "y", "r", "z", "drift_time")
+INPUT_COLUMNS = (*EVENT_COLUMNS, "x", "y")
 
 
 @dataclass(frozen=True)
