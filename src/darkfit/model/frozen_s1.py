@@ -331,12 +331,19 @@ def _take(tree, idx: np.ndarray):
     """The per-event arrays of ``tree`` at the events ``idx`` (no gather, which is one more
     compiled kernel per array, when ``idx`` is every event in order)."""
     n = len(jax.tree_util.tree_leaves(tree)[0])
-    return tree if _is_all(idx, n) else jax.tree_util.tree_map(lambda a: a[idx], tree)
+    if _is_all(idx, n):
+        return tree
+    # one array for all the leaves (indexing with the NumPy array itself adds three (n,)
+    # constants per leaf to the compiled program: the index, its sign and its wrapped value)
+    idx = jnp.asarray(idx)
+    return jax.tree_util.tree_map(lambda a: a[idx], tree)
 
 
 def _put(out: Array, idx: np.ndarray, values: Array) -> Array:
     """``out`` with ``values`` at the events ``idx``."""
-    return values if _is_all(idx, len(out)) else out.at[idx].set(values)
+    if _is_all(idx, len(out)):
+        return values
+    return out.at[jnp.asarray(idx)].set(values, unique_indices=True)
 
 
 #: Relative size below which the trailing electron numbers of the frozen S1 x table factor of
@@ -395,8 +402,9 @@ def log_densities(
     ``groups``) with the same S2-side parameters share one evaluation of it per event,
     contracted with each one's S1 factor (flamedisx preset, ER + NR, 10^4 events, 2 cores:
     value + gradient 0.28 -> 0.14 s, the same log-likelihood to the last bit; at 10^5 events
-    the compiled program's arguments hold one copy of the frozen factors, 224 MB, and its
-    temporaries are 45 MB, where concatenating the sources' groups took 274 MB).
+    the compiled program's arguments are one copy of the frozen factors (205 MB) and 10 MB of
+    per-event arrays, and its temporaries 43 MB, where concatenating the sources' groups took
+    274 MB).
     """
     lf = max((m._lf(m._lf_size()) for m in models), key=len)  # log n! table: one covers all
     sets: dict = {}
