@@ -27,6 +27,10 @@ Subcommands
     (e.g. ``--set elife=500e3 --set g2=22``; flamedisx units: ns for elife).
     ``--max-sigma`` widens flamedisx's hidden-variable windows (default 3 sigma): the default
     windows truncate the sums, by ~1% (median) and up to ~50% for tail events.
+    ``--dim-size-factor F`` multiplies flamedisx's caps on each hidden dimension's number of
+    points (``max_dim_size``, 70-240; a wider window is summed with an integer step > 1):
+    with ``--max-sigma 10 --dim-size-factor 8`` its rates converge (validation/
+    flamedisx_rates_check.py).
 ``simulate --n N --source er|nr --seed S --out OUT.parquet``
     ``source.simulate()`` output until N events pass flamedisx's acceptance, with darkfit's
     column names and units (drift_time in microseconds, energy_kev; flamedisx truth columns kept).
@@ -162,12 +166,30 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _source_classes(which: str) -> dict:
+def _source_classes(which: str, dim_size_factor: float = 1.0) -> dict:
     fd = _fd
     classes = {"er": fd.ERSource, "nr": fd.NRSource}
+    if dim_size_factor != 1.0:
+        classes = {k: _finer_steps(c, dim_size_factor) for k, c in classes.items()}
     if which == "both":
         return classes
     return {which: classes[which]}
+
+
+def _finer_steps(cls, factor: float):
+    """``cls`` with every hidden dimension's size cap (flamedisx's ``max_dim_size``: beyond it a
+    dimension is summed with an integer step > 1) multiplied by ``factor``."""
+
+    class Finer(cls):
+        def _calculate_dimsizes(self):
+            if not getattr(self, "_caps_scaled", False):
+                self.max_dim_sizes = {k: int(v * factor) for k, v in self.max_dim_sizes.items()}
+                self.default_max_dim_size = int(cls.default_max_dim_size * factor)
+                self._caps_scaled = True
+            super()._calculate_dimsizes()
+
+    Finer.__name__ = cls.__name__
+    return Finer
 
 
 # --------------------------------------------------------------------------- data conversion
@@ -311,7 +333,8 @@ def cmd_diffrate(args) -> None:
         "drift_time": "darkfit us * 1000 -> flamedisx ns",
         "z": "cm, same convention; derived as -drift_time * 1.335e-4 cm/ns when absent",
     }
-    for name, cls in _source_classes(args.source).items():
+    meta["dim_size_factor"] = args.dim_size_factor
+    for name, cls in _source_classes(args.source, args.dim_size_factor).items():
         t0 = time.perf_counter()
         src = cls(
             data[ok].reset_index(drop=True),
@@ -553,6 +576,12 @@ def main(argv: list[str] | None = None) -> None:
         type=float,
         default=None,
         help="hidden-variable window half-width in sigma (flamedisx default 3)",
+    )
+    p.add_argument(
+        "--dim-size-factor",
+        type=float,
+        default=1.0,
+        help="multiply flamedisx's hidden-dimension size caps (finer steps on wide windows)",
     )
 
     p = sub.add_parser("simulate", help="flamedisx's own simulator, darkfit units")
