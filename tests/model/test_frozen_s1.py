@@ -79,19 +79,26 @@ def test_map_rows_equals_vmap_over_the_rows(start, stop, batch):
         np.testing.assert_array_equal(np.asarray(g), np.asarray(w))
 
 
-def test_sources_frozen_together_share_the_s2_factor():
-    """ER and NR frozen together share one electron grid per event (so the fit computes
-    B(s2 | Ne) once for both); each one's density equals its own freeze alone."""
-    df = simulate(DET, SOURCES, n_events=[400, 200], seed=12)
-    ev = df[df.in_roi].iloc[:150].reset_index(drop=True)
+def _frozen_together(n_events: list[int], n_keep: int, seed: int):
+    """(data, models, theta0, window sizes, frozen) of ER and NR frozen together on the first
+    ``n_keep`` in-ROI events of a simulation, in two S2 parts (rows sorted)."""
+    df = simulate(DET, SOURCES, n_events=n_events, seed=seed)
+    ev = df[df.in_roi].iloc[:n_keep].reset_index(drop=True)
     data = {c: np.asarray(ev[c], float) for c in ("s1", "s2", "r", "z", "drift_time")}
     models = [SourceRateModel(DET, s) for s in SOURCES]
     th0 = {"g2": DET.g2, "electron_lifetime_us": DET.electron_lifetime_us}
     sizes = [m.window_sizes(th0, data) for m in models]
-    both = frozen_s1.freeze_sources(models, [th0, th0], data, sizes, s2_groups=2)
+    frozen = frozen_s1.freeze_sources(models, [th0, th0], data, sizes, s2_groups=2)
+    return data, models, th0, sizes, frozen
+
+
+def test_sources_frozen_together_share_the_s2_factor():
+    """ER and NR frozen together share one electron grid per event (so the fit computes
+    B(s2 | Ne) once for both); each one's density equals its own freeze alone."""
+    data, models, th0, sizes, both = _frozen_together([400, 200], 150, seed=12)
     assert both[0].groups is both[1].groups and [f.column for f in both] == [0, 1]
     (grp,) = both[0].groups
-    assert grp.c.shape[:2] == (len(ev), 2) and len(grp.parts) == 2
+    assert grp.c.shape[:2] == (len(data["s1"]), 2) and len(grp.parts) == 2
     th = {"g2": 1.03 * DET.g2, "electron_lifetime_us": 0.96 * DET.electron_lifetime_us}
     joint = jax.jit(lambda t: frozen_s1.log_densities(models, [t, t], data, both))(th)
     for m, s, f_joint in zip(models, sizes, joint, strict=True):
@@ -104,19 +111,14 @@ def test_fit_program_holds_one_copy_of_the_frozen_factors():
     """The compiled value + gradient takes the frozen factors once plus a few per-event arrays
     (data columns, scales, grids, one row index): a NumPy row index used per array added three
     (n,) constants to the program for each (23 per-event arrays at 10^5 events: 18 MB)."""
-    df = simulate(DET, SOURCES, n_events=[1200, 300], seed=13)
-    ev = df[df.in_roi].iloc[:800].reset_index(drop=True)
-    data = {c: np.asarray(ev[c], float) for c in ("s1", "s2", "r", "z", "drift_time")}
-    models = [SourceRateModel(DET, s) for s in SOURCES]
-    th0 = {"g2": DET.g2, "electron_lifetime_us": DET.electron_lifetime_us}
-    sizes = [m.window_sizes(th0, data) for m in models]
-    frozen = frozen_s1.freeze_sources(models, [th0, th0], data, sizes, s2_groups=2)
+    data, models, th0, _, frozen = _frozen_together([1200, 300], 800, seed=13)
+    n = len(data["s1"])
     (grp,) = frozen[0].groups
-    assert not np.array_equal(grp.idx, np.arange(len(ev)))  # rows sorted: gathered, scattered
+    assert not np.array_equal(grp.idx, np.arange(n))  # rows sorted: gathered, scattered
 
     def total(th):
         return sum(f.sum() for f in frozen_s1.log_densities(models, [th, th], data, frozen))
 
     compiled = jax.jit(jax.value_and_grad(total)).lower(th0).compile()
-    per_event = (compiled.memory_analysis().argument_size_in_bytes - grp.c.nbytes) / len(ev)
+    per_event = (compiled.memory_analysis().argument_size_in_bytes - grp.c.nbytes) / n
     assert per_event <= 16 * 8, per_event  # at most 16 float64 / int64 arrays of (n,)
