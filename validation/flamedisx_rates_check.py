@@ -92,6 +92,7 @@ def darkfit_rates(ev) -> tuple[np.ndarray, np.ndarray, dict]:
     """(rates (n, 2) for ER, NR [events/phd^2], mask of events inside darkfit's ROI and
     fiducial volume, expected events per source in the ROI)."""
     from darkfit.detector import load_detector
+    from darkfit.inference.event_pool import fiducial_volume_cm3
     from darkfit.likelihood.unbinned import UnbinnedLikelihood
     from darkfit.model.sources import Source
     from darkfit.physics.spectra import LineSpectrum
@@ -110,9 +111,8 @@ def darkfit_rates(ev) -> tuple[np.ndarray, np.ndarray, dict]:
         & ev.z.between(fv.z_min_cm, fv.z_max_cm)
     ).to_numpy()
     lik = UnbinnedLikelihood(det, [er, nr], ev[inside].reset_index(drop=True), 1.0)
-    vol = np.pi * fv.r_max_cm**2 * (fv.z_max_cm - fv.z_min_cm)  # [cm^3]
     rates = np.full((len(ev), 2), np.nan)
-    rates[inside] = np.exp(np.asarray(lik.log_rates(lik.defaults()))) * vol
+    rates[inside] = np.exp(np.asarray(lik.log_rates(lik.defaults()))) * fiducial_volume_cm3(det)
     mu = {k: float(v) for k, v in lik.expected_events(lik.defaults()).items()}
     return rates, inside, mu
 
